@@ -1,0 +1,107 @@
+/*
+ * pipeline.c — C helpers of the request pipeline (namaskah.handle_request is
+ * PL/pgSQL in sql/60_pipeline.sql; what needs byte-level care is here).
+ *
+ * parse_query turns a raw query string into a jsonb object of decoded
+ * parameters, rejecting what an endpoint must never see: bad percent escapes,
+ * invalid UTF-8, NUL or other control characters, and repeated parameters
+ * (HTTP parameter pollution). Errors are 22023/22021 so the pipeline answers
+ * 400.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "nk_http.h"
+
+#define MAX_QUERY_PARAMS 64
+
+static char *decode_component(const char *start, size_t len, const char *what);
+static void append_pair(StringInfo json, const char *name, const char *value,
+                        int index);
+
+/* Decodes one name or value; errors name the part, never echo the bytes. */
+static char *
+decode_component(const char *start, size_t len, const char *what)
+{
+    char *out = palloc(len + 1);
+    long n = nk_percent_decode(out, start, len);
+    long i;
+
+    if (n < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("invalid percent-encoding in query %s", what)));
+    out[n] = '\0';
+    if (!pg_verifymbstr(out, (int)n, true))
+        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                        errmsg("query %s is not valid UTF-8", what)));
+    for (i = 0; i < n; i++)
+        if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("query %s contains a control character", what)));
+    return out;
+}
+
+static void
+append_pair(StringInfo json, const char *name, const char *value, int index)
+{
+    if (index > 0)
+        appendStringInfoChar(json, ',');
+    escape_json(json, name);
+    appendStringInfoChar(json, ':');
+    escape_json(json, value);
+}
+
+PG_FUNCTION_INFO_V1(namaskah_parse_query);
+Datum
+namaskah_parse_query(PG_FUNCTION_ARGS)
+{
+    text *query = PG_GETARG_TEXT_PP(0);
+    const char *p = VARDATA_ANY(query);
+    const char *end = p + VARSIZE_ANY_EXHDR(query);
+    char *names[MAX_QUERY_PARAMS];
+    int count = 0;
+    StringInfoData json;
+
+    initStringInfo(&json);
+    appendStringInfoChar(&json, '{');
+    while (p < end) {
+        const char *amp = memchr(p, '&', end - p);
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', stop - p);
+        char *name, *value;
+        int i;
+
+        if (stop > p) {
+            name = decode_component(p, (eq ? eq : stop) - p, "parameter name");
+            value = eq ? decode_component(eq + 1, stop - eq - 1,
+                                          "parameter value")
+                       : pstrdup("");
+            if (name[0] == '\0')
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("query parameter without a name")));
+            for (i = 0; i < count; i++)
+                if (strcmp(names[i], name) == 0)
+                    ereport(ERROR,
+                            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                             errmsg("query parameter is repeated")));
+            if (count == MAX_QUERY_PARAMS)
+                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                                errmsg("too many query parameters"),
+                                errdetail("At most %d are accepted.",
+                                          MAX_QUERY_PARAMS)));
+            append_pair(&json, name, value, count);
+            names[count++] = name;
+        }
+        p = stop + (amp ? 1 : 0);
+    }
+    appendStringInfoChar(&json, '}');
+    PG_FREE_IF_COPY(query, 0);
+    PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}

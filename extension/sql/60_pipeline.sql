@@ -1,0 +1,507 @@
+-- namaskah 2.4.0 install script, part 60: the request pipeline.
+--
+-- namaskah.handle_request is the one function namaskahd may call. Stages, in
+-- order (each can end the request with a problem+json answer):
+--   1. route      match method + path against namaskah.routes (404, 405)
+--   2. input      parse query string and JSON body (400, 415)
+--   3. identity   verify the bearer token for non-public routes (401)
+--   4. admission  rate-limit peek: already over the limit -> 429, no write
+--   5. authorize  required role (403)
+--   6. endpoint   the route's function, in a subtransaction (errors mapped)
+--   7. accounting the consuming rate-limit check, last before commit; denied
+--                 -> the endpoint's effects are rolled back, 429
+-- Everything happens in the caller's single transaction: an acknowledged
+-- request's effect, its accounting and its audit record commit together.
+
+-- Path templates: literal segments or {name} parameters.
+CREATE TABLE @extschema@.routes (
+    id serial PRIMARY KEY,
+    method text NOT NULL CHECK (method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
+    path_template text NOT NULL
+        CHECK (path_template ~ '^(/([a-z0-9._-]+|\{[a-z_][a-z0-9_]*\}))+$'),
+    target regprocedure NOT NULL,
+    auth text NOT NULL DEFAULT 'bearer' CHECK (auth IN ('public', 'bearer', 'webhook')),
+    required_role text CHECK (required_role ~ '^[a-z_]{1,32}$'),
+    rate_limit_policy text,
+    description text,
+    -- derived by the trigger below; never set by hand
+    path_regex text NOT NULL DEFAULT '',
+    param_names text[] NOT NULL DEFAULT '{}',
+    literal_segments int NOT NULL DEFAULT 0,
+    UNIQUE (method, path_template)
+);
+ALTER TABLE @extschema@.routes OWNER TO namaskah_owner;
+COMMENT ON TABLE @extschema@.routes IS
+    'API routes: method + path template -> endpoint function (jsonb) -> jsonb';
+
+CREATE FUNCTION @extschema@.routes_derive()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.path_regex := '^' || regexp_replace(NEW.path_template,
+        '\{[a-z_][a-z0-9_]*\}', '([^/]+)', 'g') || '$';
+    NEW.param_names := coalesce(ARRAY(
+        SELECT m[1] FROM regexp_matches(NEW.path_template,
+            '\{([a-z_][a-z0-9_]*)\}', 'g') AS m), '{}');
+    NEW.literal_segments := (SELECT count(*) FROM regexp_split_to_table(
+        NEW.path_template, '/') AS s WHERE s <> '' AND s !~ '^\{');
+    RETURN NEW;
+END
+$$;
+ALTER FUNCTION @extschema@.routes_derive() OWNER TO namaskah_owner;
+
+CREATE TRIGGER routes_derive BEFORE INSERT OR UPDATE ON @extschema@.routes
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.routes_derive();
+
+-- Decoded query parameters as a jsonb object (C: percent-decoding, UTF-8 and
+-- control-character checks, repeated parameters refused).
+CREATE FUNCTION @extschema@.parse_query(query text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'namaskah_parse_query'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- JSON text that is inert in HTML: '<' '>' '&' '\'' and U+2028/9 can only
+-- occur inside JSON strings, so replacing them by \u escapes keeps the
+-- document equal.
+CREATE FUNCTION @extschema@.json_text(doc jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT replace(replace(replace(replace(replace(replace($1::text,
+        '&', '\u0026'), '<', '\u003c'), '>', '\u003e'), '''', '\u0027'),
+        U&'\2028', '\u2028'), U&'\2029', '\u2029')
+$$;
+
+-- Reason phrases for the problem "title".
+CREATE FUNCTION @extschema@.http_reason(status int)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE $1
+        WHEN 200 THEN 'OK' WHEN 201 THEN 'Created' WHEN 204 THEN 'No Content'
+        WHEN 400 THEN 'Bad Request' WHEN 401 THEN 'Unauthorized'
+        WHEN 403 THEN 'Forbidden' WHEN 404 THEN 'Not Found'
+        WHEN 405 THEN 'Method Not Allowed' WHEN 409 THEN 'Conflict'
+        WHEN 413 THEN 'Payload Too Large' WHEN 415 THEN 'Unsupported Media Type'
+        WHEN 422 THEN 'Unprocessable Content' WHEN 423 THEN 'Locked'
+        WHEN 429 THEN 'Too Many Requests' WHEN 500 THEN 'Internal Server Error'
+        WHEN 501 THEN 'Not Implemented' WHEN 503 THEN 'Service Unavailable'
+        ELSE 'Error' END
+$$;
+
+-- The RFC 9457 body every error uses, here and in namaskahd.
+CREATE FUNCTION @extschema@.problem_body(status int, code text, detail text,
+    instance text, request_id text, extra jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.json_text(jsonb_build_object(
+        'type', 'urn:namaskah:problem:' || $2,
+        'title', @extschema@.http_reason($1),
+        'status', $1,
+        'detail', $3,
+        'instance', $4,
+        'code', $2,
+        'request_id', $5) || coalesce($6, '{}'))
+$$;
+
+-- For endpoint functions: end the request with a problem answer. The status
+-- travels in the SQLSTATE (NK + status), the stable code in the hint, an
+-- optional jsonb of extra members (e.g. {"errors": [...]}) in the detail.
+CREATE FUNCTION @extschema@.raise_problem(status int, code text, detail text,
+    extra jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF status NOT BETWEEN 400 AND 599 OR code !~ '^[a-z][a-z0-9_]{0,63}$' THEN
+        RAISE EXCEPTION 'raise_problem: invalid status % or code', status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'NK' || status::text, MESSAGE = detail,
+        HINT = code, DETAIL = coalesce(extra::text, '');
+END
+$$;
+
+-- For endpoint functions: choose the success status (default 200).
+CREATE FUNCTION @extschema@.set_response_status(status int)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT set_config('namaskah.response_status', $1::text, true)
+$$;
+
+-- An error raised inside an endpoint -> (status, code, detail). Only
+-- deliberate problems and well-understood SQLSTATEs say anything; the rest
+-- is a 500 that shows nothing but the request id.
+CREATE FUNCTION @extschema@.map_error(state text, message text, hint text,
+    OUT status int, OUT code text, OUT detail text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF state ~ '^NK[45][0-9][0-9]$' THEN
+        status := substr(state, 3)::int;
+        code := coalesce(nullif(hint, ''), 'error');
+        detail := message;
+    ELSIF state IN ('23505', '23P01') THEN
+        status := 409; code := 'conflict';
+        detail := 'The request conflicts with the current state of a resource.';
+    ELSIF state = '23503' THEN
+        status := 409; code := 'conflict';
+        detail := 'The request refers to a resource that does not exist or is in use.';
+    ELSIF state ~ '^22' OR state IN ('23502', '23514', '54000', '54001') THEN
+        status := 400; code := 'invalid_input';
+        detail := 'The request contains an invalid value.';
+    ELSIF state = '42501' THEN
+        status := 403; code := 'forbidden';
+        detail := 'You are not allowed to do this.';
+    ELSIF state = 'P0002' THEN
+        status := 404; code := 'not_found';
+        detail := 'The resource does not exist.';
+    ELSIF state IN ('40001', '40P01', '55P03', '57014') THEN
+        status := 503; code := 'temporarily_unavailable';
+        detail := 'The service is busy; retry shortly.';
+    ELSE
+        status := 500; code := 'internal_error';
+        detail := 'An internal error occurred; quote the request id when reporting it.';
+    END IF;
+END
+$$;
+
+-- Readiness (GET /health/ready through namaskahd): extension version and
+-- whether a signing key is installed; no secret, no row counts.
+CREATE FUNCTION @extschema@.ready(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys_present boolean := false;
+BEGIN
+    IF to_regclass('@extschema@.signing_keys') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM @extschema@.signing_keys WHERE retired_at IS NULL)'
+            INTO keys_present;
+    END IF;
+    RETURN jsonb_build_object(
+        'status', 'ready',
+        'extension_version',
+            (SELECT extversion FROM pg_extension WHERE extname = 'namaskah'),
+        'signing_keys_present', keys_present);
+END
+$$;
+ALTER FUNCTION @extschema@.ready(jsonb) OWNER TO namaskah_owner;
+
+-- Route lookup: the most specific template (most literal segments) wins.
+-- Returns no row for an unknown path; allowed lists the methods of the path.
+CREATE FUNCTION @extschema@.match_route(method text, path text,
+    OUT route @extschema@.routes, OUT params jsonb, OUT allowed text[],
+    OUT path_template text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    want text := CASE method WHEN 'HEAD' THEN 'GET' ELSE method END;
+    candidate @extschema@.routes;
+    values_ text[];
+BEGIN
+    allowed := '{}';
+    FOR candidate IN
+        SELECT r.* FROM @extschema@.routes r
+        WHERE path ~ r.path_regex
+        ORDER BY r.literal_segments DESC, r.id
+    LOOP
+        allowed := allowed || candidate.method;
+        path_template := coalesce(path_template, candidate.path_template);
+        IF route IS NULL AND candidate.method = want THEN
+            route := candidate;
+            params := '{}';
+            IF cardinality(candidate.param_names) > 0 THEN
+                values_ := regexp_match(path, candidate.path_regex);
+                params := (SELECT jsonb_object_agg(n, v)
+                           FROM unnest(candidate.param_names, values_) AS u(n, v));
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+ALTER FUNCTION @extschema@.match_route(text, text) OWNER TO namaskah_owner;
+
+-- A finished answer: JSON body, content type, the route template for the
+-- frontend's log and metrics (it strips the x-namaskah-route header).
+CREATE FUNCTION @extschema@.respond(status int, body jsonb, route text,
+    extra_headers jsonb DEFAULT '{}',
+    OUT out_status int, OUT out_headers jsonb, OUT out_body text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1,
+        jsonb_build_object('Content-Type', 'application/json; charset=utf-8',
+                           'x-namaskah-route', $3) || coalesce($4, '{}'),
+        CASE WHEN $1 = 204 OR $2 IS NULL THEN NULL ELSE @extschema@.json_text($2) END
+$$;
+
+CREATE FUNCTION @extschema@.respond_problem(status int, code text,
+    detail text, path text, request_id text, route text,
+    extra_headers jsonb DEFAULT '{}', extra jsonb DEFAULT NULL,
+    OUT out_status int, OUT out_headers jsonb, OUT out_body text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1,
+        jsonb_build_object('Content-Type', 'application/problem+json; charset=utf-8',
+                           'x-namaskah-route', $6) || coalesce($7, '{}'),
+        @extschema@.problem_body($1, $2, $3, $4, $5, $8)
+$$;
+
+-- The rate-limit key of a request under a policy's scope. Anonymous requests
+-- fall back to the client address for user scopes.
+CREATE FUNCTION @extschema@.rate_limit_key(scope text, route text,
+    user_id text, client_addr inet)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE $1
+        WHEN 'client' THEN 'ip:' || host($4)
+        WHEN 'user' THEN coalesce('user:' || $3, 'ip:' || host($4))
+        WHEN 'user_route' THEN coalesce('user:' || $3, 'ip:' || host($4)) || ' ' || $2
+        WHEN 'route' THEN $2
+        ELSE '*' END
+$$;
+
+-- IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) and, when
+-- denied, Retry-After.
+CREATE FUNCTION @extschema@.rate_limit_headers(policy text, window_seconds int,
+    allowed boolean, quota int, remaining int, reset_after int, retry_after int)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'RateLimit-Policy', format('"%s";q=%s;w=%s', $1, $4, $2),
+        'RateLimit', format('"%s";r=%s;t=%s', $1, $5, $6))
+        || CASE WHEN $3 THEN '{}'::jsonb
+           ELSE jsonb_build_object('Retry-After', greatest($7, 1)::text) END
+$$;
+
+CREATE FUNCTION @extschema@.handle_request(
+    method text, path text, query text, request_headers jsonb,
+    request_body text, client_addr inet, request_id text,
+    OUT status int, OUT headers jsonb, OUT body text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    matched record;
+    route @extschema@.routes;
+    route_label text := 'unmatched';
+    query_params jsonb;
+    json_body jsonb;
+    token text;
+    verdict record;
+    claims jsonb;
+    policy record;
+    limit_key text;
+    limited record;
+    limit_headers jsonb := '{}';
+    target record;
+    req jsonb;
+    result jsonb;
+    result_status int;
+    err_status int;
+    err_code text;
+    err_text text;
+    err_state text;
+    err_message text;
+    err_hint text;
+    err_detail text;
+    allow_header text;
+BEGIN
+    request_headers := coalesce(request_headers, '{}');
+
+    -- 1. route
+    IF method NOT IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT') THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(501,
+            'method_not_implemented', 'This HTTP method is not supported.',
+            path, request_id, route_label);
+        RETURN;
+    END IF;
+    SELECT * INTO matched FROM @extschema@.match_route(method, path);
+    IF matched.allowed = '{}' THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
+            'not_found', 'No resource exists at this path.', path, request_id,
+            route_label);
+        RETURN;
+    END IF;
+    allow_header := array_to_string(ARRAY(SELECT DISTINCT m FROM unnest(
+        matched.allowed || CASE WHEN 'GET' = ANY (matched.allowed)
+            THEN ARRAY['HEAD'] ELSE '{}' END || ARRAY['OPTIONS']) AS m ORDER BY m), ', ');
+    route_label := matched.path_template;
+    IF matched.route IS NULL THEN
+        IF method = 'OPTIONS' THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond(204, NULL,
+                route_label, jsonb_build_object('Allow', allow_header));
+        ELSE
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(405,
+                'method_not_allowed', 'This method is not allowed on this resource.',
+                path, request_id, route_label, jsonb_build_object('Allow', allow_header));
+        END IF;
+        RETURN;
+    END IF;
+    route := matched.route;
+    route_label := route.path_template;
+    -- A malformed identifier cannot name a resource: same answer as a missing one.
+    IF EXISTS (SELECT FROM jsonb_each_text(matched.params) AS p
+               WHERE p.value !~ '^[A-Za-z0-9._~-]{1,128}$') THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
+            'not_found', 'The resource does not exist.', path, request_id, route_label);
+        RETURN;
+    END IF;
+
+    -- 2. input
+    BEGIN
+        query_params := @extschema@.parse_query(coalesce(query, ''));
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT;
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
+            'invalid_query', 'The query string is invalid: ' || err_message || '.',
+            path, request_id, route_label);
+        RETURN;
+    END;
+    IF request_body IS NOT NULL AND request_body <> '' AND method <> 'HEAD' THEN
+        IF coalesce(request_headers->>'content-type', '') !~* '^application/json[ \t]*(;|$)' THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(415,
+                'unsupported_media_type', 'Request bodies must be application/json.',
+                path, request_id, route_label);
+            RETURN;
+        END IF;
+        BEGIN
+            json_body := request_body::jsonb;
+        EXCEPTION WHEN data_exception OR program_limit_exceeded OR statement_too_complex THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
+                'invalid_json', 'The request body is not valid JSON.',
+                path, request_id, route_label);
+            RETURN;
+        END;
+    END IF;
+
+    -- 3. identity
+    IF route.auth = 'bearer' THEN
+        token := substring(request_headers->>'authorization'
+                           FROM '^[Bb]earer +([A-Za-z0-9._~+/=-]+) *$');
+        IF token IS NULL THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
+                'missing_token', 'A bearer token is required.', path, request_id,
+                route_label, jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"'));
+            RETURN;
+        END IF;
+        SELECT * INTO verdict FROM @extschema@.jwt_verify_strict(token, now());
+        IF NOT verdict.valid THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
+                verdict.reason, 'The bearer token is not valid.', path, request_id,
+                route_label, jsonb_build_object('WWW-Authenticate',
+                    format('Bearer realm="namaskah", error="invalid_token", error_description="%s"',
+                           verdict.reason)));
+            RETURN;
+        END IF;
+        claims := verdict.claims;
+        PERFORM set_config('request.jwt.claims', claims::text, true);
+    END IF;
+
+    -- 4. admission: a request already over its limit costs one read
+    SELECT p.name, p.scope, p.window_seconds INTO policy
+    FROM @extschema@.rate_limit_policies p
+    WHERE p.name = coalesce(route.rate_limit_policy, 'default');
+    IF FOUND THEN
+        limit_key := @extschema@.rate_limit_key(policy.scope, route_label,
+                                                claims->>'sub', client_addr);
+        SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy.name, limit_key);
+        limit_headers := @extschema@.rate_limit_headers(policy.name,
+            policy.window_seconds, limited.allowed, limited."limit",
+            limited.remaining, limited.reset_after, limited.retry_after);
+        IF NOT limited.allowed THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
+                'rate_limited', 'Too many requests; retry after the time in Retry-After.',
+                path, request_id, route_label, limit_headers);
+            RETURN;
+        END IF;
+    END IF;
+
+    -- 5. authorize
+    IF route.required_role IS NOT NULL
+       AND (claims->>'role') IS DISTINCT FROM route.required_role THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(403,
+            'forbidden', 'You are not allowed to do this.', path, request_id,
+            route_label, limit_headers);
+        RETURN;
+    END IF;
+
+    -- 6. endpoint, then 7. accounting: both inside one subtransaction so a
+    -- denied accounting step undoes the endpoint's effects.
+    SELECT n.nspname, p.proname INTO target
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.oid = route.target::oid;
+    req := jsonb_build_object(
+        'method', method, 'path', path, 'route', route_label,
+        'params', matched.params, 'query', query_params, 'body', json_body,
+        'client_addr', host(client_addr), 'request_id', request_id,
+        'user_id', claims->>'sub', 'role', claims->>'role');
+    BEGIN
+        BEGIN
+            PERFORM set_config('namaskah.response_status', '', true);
+            EXECUTE format('SELECT %I.%I($1)', target.nspname, target.proname)
+                INTO result USING req;
+            result_status := coalesce(nullif(current_setting(
+                'namaskah.response_status', true), '')::int, 200);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
+                err_message = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT,
+                err_detail = PG_EXCEPTION_DETAIL;
+            SELECT * INTO err_status, err_code, err_text
+            FROM @extschema@.map_error(err_state, err_message, err_hint);
+            IF err_status >= 500 THEN
+                RAISE LOG 'namaskah: request % on % failed with SQLSTATE %: %',
+                    request_id, route_label, err_state,
+                    @extschema@.sanitize_log(err_message, 512);
+            END IF;
+        END;
+        IF policy.name IS NOT NULL THEN
+            SELECT * INTO limited FROM @extschema@.rate_limit_check(policy.name, limit_key);
+            limit_headers := @extschema@.rate_limit_headers(policy.name,
+                policy.window_seconds, limited.allowed, limited."limit",
+                limited.remaining, limited.reset_after, limited.retry_after);
+            IF NOT limited.allowed THEN
+                RAISE EXCEPTION USING ERRCODE = 'NK429';
+            END IF;
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'NK429' THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
+            'rate_limited', 'Too many requests; retry after the time in Retry-After.',
+            path, request_id, route_label, limit_headers);
+        RETURN;
+    END;
+
+    IF err_status IS NOT NULL THEN
+        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
+            err_status, err_code, err_text, path, request_id, route_label,
+            limit_headers || CASE WHEN err_status = 503
+                THEN '{"Retry-After": "1"}'::jsonb ELSE '{}' END,
+            CASE WHEN err_state ~ '^NK' AND coalesce(err_detail, '') <> ''
+                THEN err_detail::jsonb END);
+        RETURN;
+    END IF;
+    SELECT * INTO status, headers, body FROM @extschema@.respond(result_status,
+        result, route_label, limit_headers);
+END
+$$;
+ALTER FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text)
+    OWNER TO namaskah_owner;
+COMMENT ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text) IS
+    'The entry point of namaskahd: one call per HTTP request, returns (status, headers, body)';

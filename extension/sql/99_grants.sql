@@ -1,0 +1,21 @@
+-- namaskah 2.4.0 install script, part 99: least privilege.
+--
+-- Functions are executable by PUBLIC by default; nothing of ours is. Each
+-- part grants what a role needs explicitly (endpoints -> namaskah_api); the
+-- frontend role gets exactly one function.
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA api FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION @extschema@.setting(text, text) TO namaskah_api;
+
+-- The pipeline runs as namaskah_owner (handle_request is SECURITY DEFINER):
+-- it may call every function of the extension and every endpoint.
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO namaskah_owner;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO namaskah_owner;
+
+-- namaskahd's login role: the entry function and nothing else.
+GRANT EXECUTE ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text)
+    TO namaskah_frontend;
