@@ -139,7 +139,9 @@ $$;
 
 -- An error raised inside an endpoint -> (status, code, detail). Only
 -- deliberate problems and well-understood SQLSTATEs say anything; the rest
--- is a 500 that shows nothing but the request id.
+-- is a 500 that shows nothing but the request id. Data exceptions (class 22:
+-- bad casts, values too long or out of range) come from request values and
+-- are the client's 400, except division by zero, which is a bug of ours.
 CREATE FUNCTION @extschema@.map_error(state text, message text, hint text,
     OUT status int, OUT code text, OUT detail text)
 LANGUAGE plpgsql IMMUTABLE
@@ -156,7 +158,7 @@ BEGIN
     ELSIF state = '23503' THEN
         status := 409; code := 'conflict';
         detail := 'The request refers to a resource that does not exist or is in use.';
-    ELSIF state ~ '^22' OR state IN ('23502', '23514', '54000', '54001') THEN
+    ELSIF (state ~ '^22' AND state <> '22012') OR state IN ('23502', '23514', '54000', '54001') THEN
         status := 400; code := 'invalid_input';
         detail := 'The request contains an invalid value.';
     ELSIF state = '42501' THEN

@@ -19,3 +19,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO namaskah_owner;
 -- namaskahd's login role: the entry function and nothing else.
 GRANT EXECUTE ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text)
     TO namaskah_frontend;
+
+-- What every endpoint may use.
+GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
+    @extschema@.set_response_status(int) TO namaskah_api;

@@ -1,0 +1,133 @@
+-- The request pipeline: routing (404, 405, OPTIONS, HEAD), path parameters,
+-- query and body parsing (400, 415), the problem format, error mapping,
+-- HTML-inert JSON output and the least-privilege wiring.
+\set VERBOSITY terse
+
+-- Test endpoints: run as namaskah_api like real ones.
+CREATE FUNCTION api.t_echo(req jsonb) RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT jsonb_build_object('params', req->'params', 'query', req->'query',
+    'body', req->'body', 'method', req->>'method', 'route', req->>'route',
+    'who', current_user) $$;
+CREATE FUNCTION api.t_created(req jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN PERFORM namaskah.set_response_status(201); RETURN '{"ok": true}'; END $$;
+CREATE FUNCTION api.t_fail(req jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CASE req->'params'->>'kind'
+    WHEN 'problem' THEN
+        PERFORM namaskah.raise_problem(422, 'bad_thing', 'The thing is bad.',
+            '{"errors": [{"field": "name", "code": "too_long"}]}');
+    WHEN 'zero' THEN PERFORM 1 / 0;
+    WHEN 'invalid' THEN RAISE EXCEPTION 'secret internal name x_tbl' USING ERRCODE = '22023';
+    WHEN 'denied' THEN RAISE EXCEPTION 'no' USING ERRCODE = '42501';
+    ELSE RAISE EXCEPTION 'relation "internal_table" does not exist';
+    END CASE;
+    RETURN NULL;
+END $$;
+ALTER FUNCTION api.t_echo(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.t_created(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.t_fail(jsonb) OWNER TO namaskah_api;
+REVOKE ALL ON FUNCTION api.t_echo(jsonb), api.t_created(jsonb), api.t_fail(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.t_echo(jsonb), api.t_created(jsonb), api.t_fail(jsonb) TO namaskah_owner;
+INSERT INTO namaskah.routes (method, path_template, target, auth, rate_limit_policy) VALUES
+    ('GET', '/api/t/items/{id}', 'api.t_echo(jsonb)', 'public', 'none'),
+    ('POST', '/api/t/items/{id}', 'api.t_echo(jsonb)', 'public', 'none'),
+    ('GET', '/api/t/items/special', 'api.t_created(jsonb)', 'public', 'none'),
+    ('GET', '/api/t/fail/{kind}', 'api.t_fail(jsonb)', 'public', 'none');
+
+-- a compact view of a response
+CREATE FUNCTION pg_temp.req(m text, p text, q text DEFAULT '', h jsonb DEFAULT '{}',
+    b text DEFAULT NULL, OUT status int, OUT headers jsonb, OUT body text)
+LANGUAGE sql AS $$
+    SELECT r.status, r.headers, r.body
+    FROM namaskah.handle_request(m, p, q, h, b, '192.0.2.1', 'req-1') r
+$$;
+
+-- derived route columns
+SELECT path_template, path_regex, param_names, literal_segments
+FROM namaskah.routes WHERE path_template LIKE '/api/t/%' ORDER BY id;
+
+-- routing
+SELECT status, headers->>'x-namaskah-route' AS route, body::jsonb->'params' AS params,
+       body::jsonb->>'who' AS who FROM pg_temp.req('GET', '/api/t/items/abc-1');
+SELECT status, body FROM pg_temp.req('GET', '/api/t/items/special');
+SELECT status, body::jsonb->>'method' AS method FROM pg_temp.req('HEAD', '/api/t/items/x');
+SELECT status, headers->>'Allow' AS allow, body IS NULL AS no_body FROM pg_temp.req('OPTIONS', '/api/t/items/x');
+SELECT status, headers->>'Allow' AS allow, body::jsonb->>'code' AS code FROM pg_temp.req('DELETE', '/api/t/items/x');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('TRACE', '/api/t/items/x');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('BREW', '/api/t/items/x');
+SELECT status, body::jsonb - 'request_id' AS body FROM pg_temp.req('GET', '/api/nope');
+SELECT status, headers FROM pg_temp.req('GET', '/api/nope');
+SELECT status FROM pg_temp.req('GET', '/api/t/items/a/b');
+SELECT status FROM pg_temp.req('GET', '/api/t/items/');
+-- malformed identifiers look exactly like missing ones
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/a''b');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/' || repeat('x', 129));
+
+-- query strings
+SELECT status, body::jsonb->'query' AS query FROM pg_temp.req('GET', '/api/t/items/x', 'a=1&b=%3Cscript%3E&c=x+y&d&&e=%C3%A9');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=1&=2');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=1&a=2');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=%zz');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=%ff%fe');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=%0d%0aX-Injected:1');
+SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=%00');
+SELECT namaskah.parse_query('');
+SELECT namaskah.parse_query('%E2%9C%93=%C3%A9');
+
+-- bodies
+SELECT status, body::jsonb->'body' AS body FROM pg_temp.req('POST', '/api/t/items/x', '',
+    '{"content-type": "application/json; charset=utf-8"}', '{"name": "<b>&amp;</b>", "n": [1, 2]}');
+-- the body text itself never contains raw < > & '
+SELECT body FROM pg_temp.req('POST', '/api/t/items/x', '', '{"content-type": "application/json"}',
+    '{"x": "<script>alert(''1'')</script> & \u2028"}');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/items/x', '',
+    '{"content-type": "text/plain"}', '{}');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/items/x', '', '{}', '{}');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/items/x', '',
+    '{"content-type": "application/json"}', '{"a": ');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/items/x', '',
+    '{"content-type": "application/json"}', repeat('[', 100000));
+
+-- error mapping: deliberate problems keep their code and extras; database
+-- errors say nothing about internals
+SELECT status, headers->>'Content-Type' AS ctype, body::jsonb - 'request_id' AS body
+FROM pg_temp.req('GET', '/api/t/fail/problem');
+SELECT status, body::jsonb - 'request_id' AS body FROM pg_temp.req('GET', '/api/t/fail/zero');
+SELECT status, body::jsonb->>'code' AS code, body LIKE '%x_tbl%' AS leaks
+FROM pg_temp.req('GET', '/api/t/fail/invalid');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/fail/denied');
+SELECT status, body::jsonb->>'code' AS code, body LIKE '%internal_table%' AS leaks
+FROM pg_temp.req('GET', '/api/t/fail/other');
+SELECT namaskah.raise_problem(200, 'x', 'y');
+SELECT namaskah.raise_problem(400, 'Bad Code', 'y');
+
+-- least privilege: the frontend role may run the entry function and nothing else
+SELECT has_function_privilege('namaskah_frontend',
+    'namaskah.handle_request(text, text, text, jsonb, text, inet, text)', 'EXECUTE') AS entry,
+    has_function_privilege('namaskah_frontend', 'namaskah.parse_query(text)', 'EXECUTE') AS other,
+    has_table_privilege('namaskah_frontend', 'namaskah.routes', 'SELECT') AS routes,
+    has_schema_privilege('namaskah_frontend', 'api', 'USAGE') AS api_schema;
+SELECT p.oid::regprocedure AS frontend_can_execute
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname IN ('namaskah', 'api')
+  AND has_schema_privilege('namaskah_frontend', n.oid, 'USAGE')
+  AND has_function_privilege('namaskah_frontend', p.oid, 'EXECUTE') ORDER BY 1;
+SELECT c.relname AS frontend_can_read
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN ('namaskah', 'api') AND c.relkind IN ('r', 'v', 'p')
+  AND has_table_privilege('namaskah_frontend', c.oid, 'SELECT') ORDER BY 1;
+-- every SECURITY DEFINER function pins search_path
+SELECT p.oid::regprocedure AS definer_without_search_path
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname IN ('namaskah', 'api') AND p.prosecdef
+  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+
+-- the version endpoint
+SELECT status, body::jsonb FROM pg_temp.req('GET', '/api/version');
+
+DELETE FROM namaskah.routes WHERE path_template LIKE '/api/t/%';
+DROP FUNCTION api.t_echo(jsonb), api.t_created(jsonb), api.t_fail(jsonb);
