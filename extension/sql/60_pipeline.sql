@@ -47,6 +47,15 @@ BEGIN
             '\{([a-z_][a-z0-9_]*)\}', 'g') AS m), '{}');
     NEW.literal_segments := (SELECT count(*) FROM regexp_split_to_table(
         NEW.path_template, '/') AS s WHERE s <> '' AND s !~ '^\{');
+    -- A mistyped policy must not silently exempt a route: NULL means the
+    -- 'default' policy, 'none' means not rate limited, anything else must exist.
+    IF NEW.rate_limit_policy IS NOT NULL AND NEW.rate_limit_policy <> 'none'
+       AND NOT EXISTS (SELECT FROM @extschema@.rate_limit_policies p
+                       WHERE p.name = NEW.rate_limit_policy) THEN
+        RAISE EXCEPTION 'unknown rate-limit policy "%" for route % %',
+            NEW.rate_limit_policy, NEW.method, NEW.path_template
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
     RETURN NEW;
 END
 $$;

@@ -1,0 +1,164 @@
+-- namaskah 2.4.0 install script, part 50: accounts and password login.
+--
+-- namaskah.users is owned by namaskah_owner and protected by row-level
+-- security: endpoints (namaskah_api) see only the row of the verified
+-- subject. What must look past that — creating an account, checking a
+-- password — is done by the narrow SECURITY DEFINER functions below, which
+-- return only what the caller needs.
+
+CREATE TABLE @extschema@.users (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email text NOT NULL CHECK (length(email) <= 254),
+    email_key text NOT NULL UNIQUE,          -- lower(email): one account per address
+    phone text CHECK (phone ~ '^\+[1-9][0-9]{7,14}$'),
+    password_hash text NOT NULL,
+    role text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+    failed_logins integer NOT NULL DEFAULT 0,
+    locked_until timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE @extschema@.users OWNER TO namaskah_owner;
+ALTER TABLE @extschema@.users ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE @extschema@.users IS
+    'Accounts; row-level security: an API caller sees only its own row';
+
+-- The verified subject of the current request (set by the pipeline from the
+-- token's claims; NULL outside an authenticated request).
+CREATE FUNCTION @extschema@.request_subject()
+RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN s ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN s::uuid END
+    FROM (SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub' AS s) c
+$$;
+
+CREATE POLICY users_own_row ON @extschema@.users
+    FOR SELECT TO namaskah_api
+    USING (id = @extschema@.request_subject());
+GRANT SELECT (id, email, phone, role, created_at) ON @extschema@.users TO namaskah_api;
+
+-- Lockout policy: after this many consecutive failures the account is locked
+-- for login.lockout_minutes.
+INSERT INTO @extschema@.settings (name, value, description) VALUES
+    ('login.max_failures', '5', 'consecutive failed logins before the account is locked'),
+    ('login.lockout_minutes', '15', 'how long a locked account refuses logins');
+
+-- create_user: a new account with role 'user'. Returns its id; a taken email
+-- raises 23505 (the endpoint answers 409 without saying more).
+CREATE FUNCTION @extschema@.create_user(email text, password text, phone text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id uuid;
+BEGIN
+    INSERT INTO @extschema@.users (email, email_key, phone, password_hash)
+    VALUES ($1, lower($1), $3, @extschema@.password_hash($2))
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+ALTER FUNCTION @extschema@.create_user(text, text, text) OWNER TO namaskah_owner;
+
+-- authenticate_password: (user_id, role) on success; otherwise outcome says
+-- why ('invalid_credentials' or 'account_locked') and user_id is NULL. An
+-- unknown email spends the same hashing time as a wrong password; failures
+-- are counted and lock the account.
+CREATE FUNCTION @extschema@.authenticate_password(email text, password text,
+    OUT outcome text, OUT user_id uuid, OUT role text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    account @extschema@.users;
+    max_failures int := @extschema@.setting('login.max_failures', '5')::int;
+    lockout interval := make_interval(mins => @extschema@.setting('login.lockout_minutes', '15')::int);
+BEGIN
+    SELECT * INTO account FROM @extschema@.users u WHERE u.email_key = lower($1) FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.password_verify($2, NULL);
+        outcome := 'invalid_credentials';
+        RETURN;
+    END IF;
+    IF account.locked_until > now() THEN
+        PERFORM @extschema@.password_verify($2, NULL);
+        outcome := 'account_locked';
+        RETURN;
+    END IF;
+    IF NOT @extschema@.password_verify($2, account.password_hash) THEN
+        UPDATE @extschema@.users u SET
+            failed_logins = u.failed_logins + 1,
+            locked_until = CASE WHEN u.failed_logins + 1 >= max_failures
+                                THEN now() + lockout END,
+            updated_at = now()
+        WHERE u.id = account.id;
+        outcome := CASE WHEN account.failed_logins + 1 >= max_failures
+                        THEN 'account_locked' ELSE 'invalid_credentials' END;
+        RETURN;
+    END IF;
+    UPDATE @extschema@.users u SET failed_logins = 0, locked_until = NULL,
+        password_hash = CASE WHEN @extschema@.password_needs_rehash(u.password_hash)
+                             THEN @extschema@.password_hash($2) ELSE u.password_hash END,
+        updated_at = now()
+    WHERE u.id = account.id AND (u.failed_logins <> 0 OR u.locked_until IS NOT NULL
+                                 OR @extschema@.password_needs_rehash(u.password_hash));
+    outcome := 'ok';
+    user_id := account.id;
+    role := account.role;
+END
+$$;
+ALTER FUNCTION @extschema@.authenticate_password(text, text) OWNER TO namaskah_owner;
+
+-- issue_access_token: a signed token for a user that exists and is not
+-- locked, with its lifetime in seconds. sid names the login session so a
+-- refresh keeps it; auth_time is when the password was checked.
+CREATE FUNCTION @extschema@.issue_access_token(user_id uuid, sid text DEFAULT NULL,
+    auth_time bigint DEFAULT NULL, OUT access_token text, OUT expires_in int)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    account_role text;
+BEGIN
+    SELECT u.role INTO account_role FROM @extschema@.users u
+    WHERE u.id = $1 AND (u.locked_until IS NULL OR u.locked_until <= now());
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_problem(401, 'invalid_credentials',
+            'The account cannot be used.');
+    END IF;
+    access_token := @extschema@.jwt_issue(jsonb_build_object(
+        'sub', $1::text, 'role', account_role,
+        'sid', coalesce($2, gen_random_uuid()::text),
+        'auth_time', coalesce($3, extract(epoch FROM now())::bigint)));
+    expires_in := @extschema@.setting('jwt.expire_minutes', '480')::int * 60;
+END
+$$;
+ALTER FUNCTION @extschema@.issue_access_token(uuid, text, bigint) OWNER TO namaskah_owner;
+
+-- revoke_current_token: logout. Revokes the jti of the request's own token
+-- until that token's expiry.
+CREATE FUNCTION @extschema@.revoke_current_token()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+BEGIN
+    IF claims->>'jti' IS NULL OR claims->>'exp' IS NULL THEN
+        PERFORM @extschema@.raise_problem(401, 'malformed', 'The token cannot be revoked.');
+    END IF;
+    PERFORM @extschema@.revoke_token(claims->>'jti', to_timestamp((claims->>'exp')::bigint));
+END
+$$;
+ALTER FUNCTION @extschema@.revoke_current_token() OWNER TO namaskah_owner;
+
+GRANT EXECUTE ON FUNCTION @extschema@.request_subject() TO namaskah_api;
+GRANT EXECUTE ON FUNCTION @extschema@.create_user(text, text, text),
+    @extschema@.authenticate_password(text, text),
+    @extschema@.issue_access_token(uuid, text, bigint),
+    @extschema@.revoke_current_token() TO namaskah_api;

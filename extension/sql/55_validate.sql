@@ -1,0 +1,89 @@
+-- namaskah 2.4.0 install script, part 55: request-body validation.
+--
+-- Each endpoint declares the body it accepts as a small schema:
+--   {"email": {"type": "string", "required": true, "max_length": 254, "format": "email"}, ...}
+-- types: string, integer, boolean; formats: email, e164, uuid, text (printable,
+-- no control characters). Fields not declared are refused ("unexpected"), so
+-- mass assignment (a "role" in a registration) cannot happen. The result is
+-- the list of errors [{"field", "code"}] — values are never echoed.
+
+CREATE FUNCTION @extschema@.body_errors(body jsonb, schema jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    errors jsonb := '[]';
+    field text;
+    rule jsonb;
+    value jsonb;
+    code text;
+BEGIN
+    IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
+        RETURN '[{"field": "", "code": "object_required"}]';
+    END IF;
+    FOR field IN SELECT k FROM jsonb_object_keys(body) AS k ORDER BY k LOOP
+        IF NOT schema ? field THEN
+            errors := errors || jsonb_build_object('field', left(@extschema@.sanitize_log(field, 64), 64),
+                                                   'code', 'unexpected');
+        END IF;
+    END LOOP;
+    FOR field, rule IN SELECT key, r FROM jsonb_each(schema) AS s(key, r) ORDER BY key LOOP
+        value := body->field;
+        code := NULL;
+        IF value IS NULL OR jsonb_typeof(value) = 'null' THEN
+            IF (rule->>'required')::boolean THEN code := 'required'; END IF;
+        ELSIF rule->>'type' = 'string' THEN
+            IF jsonb_typeof(value) <> 'string' THEN
+                code := 'type';
+            ELSIF char_length(value #>> '{}') < coalesce((rule->>'min_length')::int, 0) THEN
+                code := 'too_short';
+            ELSIF char_length(value #>> '{}') > coalesce((rule->>'max_length')::int, 1000) THEN
+                code := 'too_long';
+            ELSIF NOT @extschema@.is_printable_text(value #>> '{}', 100000) THEN
+                code := 'invalid_characters';
+            ELSIF rule->>'format' = 'email' AND NOT @extschema@.is_valid_email(value #>> '{}') THEN
+                code := 'format';
+            ELSIF rule->>'format' = 'e164' AND NOT @extschema@.is_valid_e164(value #>> '{}') THEN
+                code := 'format';
+            ELSIF rule->>'format' = 'uuid' AND NOT @extschema@.is_valid_uuid(value #>> '{}') THEN
+                code := 'format';
+            ELSIF rule ? 'pattern' AND (value #>> '{}') !~ (rule->>'pattern') THEN
+                code := 'pattern';
+            END IF;
+        ELSIF rule->>'type' = 'integer' THEN
+            IF jsonb_typeof(value) <> 'number' OR (value #>> '{}') !~ '^-?[0-9]{1,15}$' THEN
+                code := 'type';
+            ELSIF (value #>> '{}')::bigint < coalesce((rule->>'minimum')::bigint, -999999999999999)
+               OR (value #>> '{}')::bigint > coalesce((rule->>'maximum')::bigint, 999999999999999) THEN
+                code := 'out_of_range';
+            END IF;
+        ELSIF rule->>'type' = 'boolean' THEN
+            IF jsonb_typeof(value) <> 'boolean' THEN code := 'type'; END IF;
+        END IF;
+        IF code IS NOT NULL THEN
+            errors := errors || jsonb_build_object('field', field, 'code', code);
+        END IF;
+    END LOOP;
+    RETURN errors;
+END
+$$;
+
+-- For endpoints: 400 validation_failed with the errors, or nothing.
+CREATE FUNCTION @extschema@.validate_body(body jsonb, schema jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    errors jsonb := @extschema@.body_errors(body, schema);
+BEGIN
+    IF jsonb_array_length(errors) > 0 THEN
+        PERFORM @extschema@.raise_problem(400, 'validation_failed',
+            'The request body is invalid.', jsonb_build_object('errors', errors));
+    END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION @extschema@.body_errors(jsonb, jsonb),
+    @extschema@.validate_body(jsonb, jsonb) TO namaskah_api;

@@ -1,0 +1,121 @@
+-- namaskah 2.4.0 install script, part 72: the auth endpoints.
+--
+--   POST /api/auth/register  public   {email, password, phone?} -> 201 {id, email}
+--   POST /api/auth/login     public   {email, password} -> {access_token, token_type, expires_in}
+--   GET  /api/auth/me        bearer   the caller's account
+--   POST /api/auth/logout    bearer   revokes the presented token -> 204
+--   POST /api/auth/refresh   bearer   a fresh token for the same session; the
+--                                     presented one is revoked
+-- All run as namaskah_api; password and account checks go through the narrow
+-- definer functions of part 50.
+
+CREATE FUNCTION api.auth_register(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b jsonb := req->'body';
+    new_id uuid;
+BEGIN
+    PERFORM namaskah.validate_body(b, '{
+        "email": {"type": "string", "required": true, "max_length": 254, "format": "email"},
+        "password": {"type": "string", "required": true, "min_length": 12, "max_length": 256},
+        "phone": {"type": "string", "format": "e164"}}');
+    BEGIN
+        new_id := namaskah.create_user(b->>'email', b->>'password', b->>'phone');
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM namaskah.raise_problem(409, 'registration_conflict',
+            'An account cannot be created with these details.');
+    END;
+    PERFORM namaskah.set_response_status(201);
+    RETURN jsonb_build_object('id', new_id, 'email', b->>'email');
+END
+$$;
+
+CREATE FUNCTION api.auth_login(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b jsonb := req->'body';
+    result record;
+    token record;
+BEGIN
+    PERFORM namaskah.validate_body(b, '{
+        "email": {"type": "string", "required": true, "max_length": 254},
+        "password": {"type": "string", "required": true, "max_length": 256}}');
+    result := namaskah.authenticate_password(b->>'email', b->>'password');
+    IF result.outcome = 'account_locked' THEN
+        PERFORM namaskah.raise_problem(401, 'account_locked',
+            'Too many failed logins; the account is locked for a while.');
+    ELSIF result.outcome <> 'ok' THEN
+        PERFORM namaskah.raise_problem(401, 'invalid_credentials',
+            'The email or password is wrong.');
+    END IF;
+    token := namaskah.issue_access_token(result.user_id);
+    RETURN jsonb_build_object('access_token', token.access_token,
+        'token_type', 'Bearer', 'expires_in', token.expires_in);
+END
+$$;
+
+CREATE FUNCTION api.auth_me(req jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT jsonb_build_object('id', u.id, 'email', u.email,
+                        'phone', u.phone, 'role', u.role, 'created_at', u.created_at)
+                     FROM namaskah.users u WHERE u.id = namaskah.request_subject()),
+                    jsonb_build_object('id', NULL))
+$$;
+
+CREATE FUNCTION api.auth_logout(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM namaskah.revoke_current_token();
+    PERFORM namaskah.set_response_status(204);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION api.auth_refresh(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claims jsonb := current_setting('request.jwt.claims', true)::jsonb;
+    token record;
+BEGIN
+    -- The presented token was verified (not expired, not revoked) by the
+    -- pipeline; the new one keeps its session and auth_time, so refreshing
+    -- never outlives a revoke-all, and the old one stops working.
+    token := namaskah.issue_access_token(namaskah.request_subject(),
+        claims->>'sid', (claims->>'auth_time')::bigint);
+    PERFORM namaskah.revoke_current_token();
+    RETURN jsonb_build_object('access_token', token.access_token,
+        'token_type', 'Bearer', 'expires_in', token.expires_in);
+END
+$$;
+
+ALTER FUNCTION api.auth_register(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.auth_login(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.auth_me(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.auth_logout(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.auth_refresh(jsonb) OWNER TO namaskah_api;
+
+INSERT INTO @extschema@.routes (method, path_template, target, auth, rate_limit_policy, description) VALUES
+    ('POST', '/api/auth/register', 'api.auth_register(jsonb)', 'public', 'auth_register',
+     'Create an account'),
+    ('POST', '/api/auth/login', 'api.auth_login(jsonb)', 'public', 'auth_login',
+     'Exchange email and password for an access token'),
+    ('GET', '/api/auth/me', 'api.auth_me(jsonb)', 'bearer', NULL, 'The caller''s account'),
+    ('POST', '/api/auth/logout', 'api.auth_logout(jsonb)', 'bearer', NULL,
+     'Revoke the presented token'),
+    ('POST', '/api/auth/refresh', 'api.auth_refresh(jsonb)', 'bearer', NULL,
+     'A fresh token for the same session');
