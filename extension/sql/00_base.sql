@@ -13,11 +13,13 @@
 --   namaskah_frontend  what namaskahd logs in as (LOGIN and its password are
 --                      set by the operator scripts): may only EXECUTE
 --                      namaskah.handle_request.
+--   namaskah_auditor   owns the audit log: the pipeline may only append to
+--                      it, through one function; nobody may change it.
 DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['namaskah_owner', 'namaskah_api', 'namaskah_frontend']
+    FOREACH r IN ARRAY ARRAY['namaskah_owner', 'namaskah_api', 'namaskah_frontend', 'namaskah_auditor']
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -31,7 +33,7 @@ $roles$;
 CREATE SCHEMA api;
 COMMENT ON SCHEMA api IS 'Namaskah API endpoints: one function per route, run as namaskah_api';
 
-GRANT USAGE ON SCHEMA @extschema@ TO namaskah_owner, namaskah_api, namaskah_frontend;
+GRANT USAGE ON SCHEMA @extschema@ TO namaskah_owner, namaskah_api, namaskah_frontend, namaskah_auditor;
 GRANT USAGE ON SCHEMA api TO namaskah_owner, namaskah_api;
 
 -- Settings that operators tune at run time without a restart (token lifetime,

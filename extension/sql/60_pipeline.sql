@@ -1,7 +1,8 @@
 -- namaskah 2.4.0 install script, part 60: the request pipeline.
 --
--- namaskah.handle_request is the one function namaskahd may call. Stages, in
--- order (each can end the request with a problem+json answer):
+-- namaskah.handle_request (part 65) is the one function namaskahd may call;
+-- it runs these stages (run_pipeline), then writes the audit record. Stages,
+-- in order (each can end the request with a problem+json answer):
 --   1. route      match method + path against namaskah.routes (404, 405)
 --   2. input      parse query string and JSON body (400, 415)
 --   3. identity   verify the bearer token for non-public routes (401)
@@ -302,11 +303,13 @@ AS $$
            ELSE jsonb_build_object('Retry-After', greatest($7, 1)::text) END
 $$;
 
-CREATE FUNCTION @extschema@.handle_request(
+-- The stages of one request (handle_request, part 65, wraps it with the
+-- audit record). Runs as namaskah_owner, the caller's identity.
+CREATE FUNCTION @extschema@.run_pipeline(
     method text, path text, query text, request_headers jsonb,
     request_body text, client_addr inet, request_id text,
     OUT status int, OUT headers jsonb, OUT body text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -463,7 +466,11 @@ BEGIN
         'method', method, 'path', path, 'route', route_label,
         'params', matched.params, 'query', query_params, 'body', json_body,
         'client_addr', host(client_addr), 'request_id', request_id,
-        'user_id', claims->>'sub', 'role', claims->>'role');
+        'user_id', claims->>'sub', 'role', claims->>'role',
+        -- for endpoints that authenticate the request themselves (signed
+        -- webhooks): the headers without credentials, and the exact body
+        'headers', request_headers - 'authorization' - 'cookie' - 'proxy-authorization',
+        'raw_body', CASE WHEN route.auth = 'webhook' THEN request_body END);
     BEGIN
         BEGIN
             PERFORM set_config('namaskah.response_status', '', true);
@@ -512,7 +519,5 @@ BEGIN
         result, route_label, limit_headers);
 END
 $$;
-ALTER FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text)
+ALTER FUNCTION @extschema@.run_pipeline(text, text, text, jsonb, text, inet, text)
     OWNER TO namaskah_owner;
-COMMENT ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text) IS
-    'The entry point of namaskahd: one call per HTTP request, returns (status, headers, body)';

@@ -23,3 +23,10 @@ GRANT EXECUTE ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, te
 -- What every endpoint may use.
 GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
     @extschema@.set_response_status(int) TO namaskah_api;
+
+-- The audit log's owner computes hashes and chain ids in its definer
+-- functions (audit_append, audit_verify, security_rollup).
+GRANT EXECUTE ON FUNCTION @extschema@.audit_chain_id(), @extschema@.audit_hash(bytea, text[]),
+    @extschema@.audit_fields(@extschema@.audit_log), @extschema@.audit_genesis(uuid),
+    @extschema@.security_event_type(int, text), @extschema@.setting(text, text)
+    TO namaskah_auditor;
