@@ -138,6 +138,26 @@ BEGIN
 END
 $$;
 
+-- For endpoint functions: answer with a problem but KEEP the endpoint's
+-- effects (raise_problem rolls them back). For failures that must leave a
+-- trace, such as counting a failed login. Use as the endpoint's return value:
+--   RETURN namaskah.problem_keeping_effects(401, 'invalid_credentials', '...');
+CREATE FUNCTION @extschema@.problem_keeping_effects(status int, code text, detail text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF status NOT BETWEEN 400 AND 599 OR code !~ '^[a-z][a-z0-9_]{0,63}$' THEN
+        RAISE EXCEPTION 'problem_keeping_effects: invalid status % or code', status
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('namaskah.response_problem',
+        jsonb_build_object('status', status, 'code', code, 'detail', detail)::text, true);
+    RETURN NULL;
+END
+$$;
+
 -- For endpoint functions: choose the success status (default 200).
 CREATE FUNCTION @extschema@.set_response_status(status int)
 RETURNS void
@@ -209,6 +229,12 @@ BEGIN
 END
 $$;
 ALTER FUNCTION @extschema@.ready(jsonb) OWNER TO namaskah_owner;
+
+-- Failed authentication (no or a bad bearer token) is throttled per client
+-- address: 60 failures a minute, then 429 until the window slides on.
+INSERT INTO @extschema@.rate_limit_policies (name, algorithm, "limit", window_seconds, scope, description)
+VALUES ('auth_failures', 'sliding_window', 60, 60, 'client',
+        'Failed bearer-token authentication per client address');
 
 -- Route lookup: the most specific template (most literal segments) wins.
 -- Returns no row for an unknown path; allowed lists the methods of the path.
@@ -329,6 +355,7 @@ DECLARE
     req jsonb;
     result jsonb;
     result_status int;
+    soft_problem jsonb;
     err_status int;
     err_code text;
     err_text text;
@@ -406,11 +433,23 @@ BEGIN
         END;
     END IF;
 
-    -- 3. identity
+    -- 3. identity. Failed attempts count against the client address (policy
+    -- auth_failures), so guessing tokens from one address is throttled.
     IF route.auth = 'bearer' THEN
+        limit_key := @extschema@.rate_limit_key('client', route_label, NULL, client_addr);
+        SELECT * INTO limited FROM @extschema@.rate_limit_peek('auth_failures', limit_key);
+        IF NOT limited.allowed THEN
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
+                'rate_limited', 'Too many failed authentication attempts; retry after the time in Retry-After.',
+                path, request_id, route_label, @extschema@.rate_limit_headers('auth_failures',
+                    60, false, limited."limit", limited.remaining, limited.reset_after,
+                    limited.retry_after));
+            RETURN;
+        END IF;
         token := substring(request_headers->>'authorization'
                            FROM '^[Bb]earer +([A-Za-z0-9._~+/=-]+) *$');
         IF token IS NULL THEN
+            PERFORM @extschema@.rate_limit_check('auth_failures', limit_key);
             SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
                 'missing_token', 'A bearer token is required.', path, request_id,
                 route_label, jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"'));
@@ -418,6 +457,7 @@ BEGIN
         END IF;
         SELECT * INTO verdict FROM @extschema@.jwt_verify_strict(token, now());
         IF NOT verdict.valid THEN
+            PERFORM @extschema@.rate_limit_check('auth_failures', limit_key);
             SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
                 verdict.reason, 'The bearer token is not valid.', path, request_id,
                 route_label, jsonb_build_object('WWW-Authenticate',
@@ -474,10 +514,17 @@ BEGIN
     BEGIN
         BEGIN
             PERFORM set_config('namaskah.response_status', '', true);
+            PERFORM set_config('namaskah.response_problem', '', true);
             EXECUTE format('SELECT %I.%I($1)', target.nspname, target.proname)
                 INTO result USING req;
             result_status := coalesce(nullif(current_setting(
                 'namaskah.response_status', true), '')::int, 200);
+            soft_problem := nullif(current_setting('namaskah.response_problem', true), '')::jsonb;
+            IF soft_problem IS NOT NULL THEN
+                err_status := (soft_problem->>'status')::int;
+                err_code := soft_problem->>'code';
+                err_text := soft_problem->>'detail';
+            END IF;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
                 err_message = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT,
@@ -510,7 +557,10 @@ BEGIN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
             err_status, err_code, err_text, path, request_id, route_label,
             limit_headers || CASE WHEN err_status = 503
-                THEN '{"Retry-After": "1"}'::jsonb ELSE '{}' END,
+                THEN '{"Retry-After": "1"}'::jsonb
+                WHEN err_status = 401
+                THEN jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"')
+                ELSE '{}' END,
             CASE WHEN err_state ~ '^NK' AND coalesce(err_detail, '') <> ''
                 THEN err_detail::jsonb END);
         RETURN;

@@ -47,11 +47,12 @@ BEGIN
         "email": {"type": "string", "required": true, "max_length": 254},
         "password": {"type": "string", "required": true, "max_length": 256}}');
     result := namaskah.authenticate_password(b->>'email', b->>'password');
+    -- failures keep their effect: the failure counter and the lockout
     IF result.outcome = 'account_locked' THEN
-        PERFORM namaskah.raise_problem(401, 'account_locked',
+        RETURN namaskah.problem_keeping_effects(401, 'account_locked',
             'Too many failed logins; the account is locked for a while.');
     ELSIF result.outcome <> 'ok' THEN
-        PERFORM namaskah.raise_problem(401, 'invalid_credentials',
+        RETURN namaskah.problem_keeping_effects(401, 'invalid_credentials',
             'The email or password is wrong.');
     END IF;
     token := namaskah.issue_access_token(result.user_id);

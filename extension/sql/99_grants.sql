@@ -22,7 +22,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, te
 
 -- What every endpoint may use.
 GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
-    @extschema@.set_response_status(int) TO namaskah_api;
+    @extschema@.set_response_status(int),
+    @extschema@.problem_keeping_effects(int, text, text) TO namaskah_api;
 
 -- The audit log's owner computes hashes and chain ids in its definer
 -- functions (audit_append, audit_verify, security_rollup).

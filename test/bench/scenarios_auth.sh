@@ -1,0 +1,41 @@
+# scenarios_auth.sh — sourced by test/bench/run: the authenticated pipeline.
+#
+#   auth_me_spread     GET /api/auth/me with tokens of 1000 users (JWT
+#                      verification, rate-limit peek and check per user,
+#                      audit, user lookup under row-level security)
+#   auth_me_no_audit   the same with auditing off (audit on/off ratio)
+#   auth_me_hot_key    one user: every request on the same rate-limit row
+#   auth_me_over_limit one user already over a tight limit: every request 429
+# Accounts are inserted directly with one shared password hash (hashing 1000
+# passwords with scrypt would only time scrypt).
+
+bench_sql <<'SQL'
+INSERT INTO namaskah.users (email, email_key, password_hash)
+SELECT 'bench' || g || '@example.test', 'bench' || g || '@example.test',
+       namaskah.password_hash('bench password not used')
+FROM generate_series(1, 1000) g
+ON CONFLICT DO NOTHING;
+INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
+VALUES ('bench_tight', 'fixed_window', 1, 3600, 'user') ON CONFLICT DO NOTHING;
+INSERT INTO namaskah.routes (method, path_template, target, auth, rate_limit_policy)
+VALUES ('GET', '/api/bench/me', 'api.auth_me(jsonb)', 'bearer', 'bench_tight')
+ON CONFLICT DO NOTHING;
+SQL
+bench_sql -c "SELECT (namaskah.issue_access_token(id)).access_token FROM namaskah.users WHERE email LIKE 'bench%' ORDER BY email" >"$work/tokens_1000"
+head -1 "$work/tokens_1000" >"$work/tokens_1"
+tail -1 "$work/tokens_1000" >"$work/tokens_tight"
+curl -s -o /dev/null -H "Authorization: Bearer $(cat "$work/tokens_tight")" "$URL/api/bench/me"
+
+scenario auth_me_spread /api/auth/me "$work/tokens_1000"
+bench_sql -c "SELECT namaskah.set_setting('audit.enabled', 'off')" >/dev/null
+scenario auth_me_no_audit /api/auth/me "$work/tokens_1000"
+bench_sql -c "SELECT namaskah.set_setting('audit.enabled', 'on')" >/dev/null
+scenario auth_me_hot_key /api/auth/me "$work/tokens_1"
+scenario auth_me_over_limit /api/bench/me "$work/tokens_tight"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+echo
+echo "ratios (HTTP req/s, same run):"
+echo "  audit on / off (target >= 0.8):                 $(ratio "$rps_auth_me_spread" "$rps_auth_me_no_audit")"
+echo "  hot key / spread keys (target >= 0.5):          $(ratio "$rps_auth_me_hot_key" "$rps_auth_me_spread")"
+echo "  over limit / spread keys (target >= 1.0):       $(ratio "$rps_auth_me_over_limit" "$rps_auth_me_spread")"
