@@ -23,4 +23,14 @@
 size_t nk_json_escape(char *out, size_t out_size, const char *in,
                       size_t in_len);
 
+/*
+ * Writes in[0..in_len) with the five HTML-significant characters replaced
+ * by entities (& -> &amp;  < -> &lt;  > -> &gt;  " -> &quot;  ' -> &#39;),
+ * safe in element content and in quoted attribute values. Same buffer and
+ * return rules as nk_json_escape; bytes that are not valid UTF-8 are written
+ * as U+FFFD.
+ */
+size_t nk_html_escape(char *out, size_t out_size, const char *in,
+                      size_t in_len);
+
 #endif

@@ -1,0 +1,200 @@
+-- namaskah 2.4.0 install script, part 40: rate limiting.
+--
+-- Policies (rate_limit_policies) say how much a key may do; state
+-- (rate_limit_state, UNLOGGED) says how much it did. rate_limit_peek and
+-- rate_limit_check (C, extension/ratelimit.c; arithmetic in
+-- core/nk_ratelimit.c) decide one request; docs/rate-limiting.md explains
+-- the algorithms, the crash semantics and the peek/check pattern.
+
+CREATE TABLE @extschema@.rate_limit_policies (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_.:-]{0,62}$'),
+    algorithm text NOT NULL
+        CHECK (algorithm IN ('fixed_window', 'sliding_window', 'token_bucket', 'gcra')),
+    "limit" integer NOT NULL CHECK ("limit" >= 0),
+    window_seconds integer NOT NULL CHECK (window_seconds > 0),
+    burst integer CHECK (burst >= 0),
+    cost integer NOT NULL DEFAULT 1 CHECK (cost >= 0),
+    scope text NOT NULL
+        CHECK (scope IN ('client', 'user', 'user_route', 'route', 'global')),
+    description text
+);
+ALTER TABLE @extschema@.rate_limit_policies OWNER TO namaskah_owner;
+COMMENT ON TABLE @extschema@.rate_limit_policies IS
+    'Rate-limit policies: algorithm, "limit" cost units per window_seconds, burst (NULL = limit; bucket capacity of token_bucket and gcra), default cost, key scope';
+COMMENT ON COLUMN @extschema@.rate_limit_policies.scope IS
+    'What the caller keys the state by: client (address), user, user_route, route, global';
+
+-- Built-in policies. 'default' follows RATE_LIMIT_REQUESTS/RATE_LIMIT_WINDOW
+-- (set_default_rate_limit at start); it is a fixed window because that is what
+-- "N requests per window" means to an operator, and it keeps one counter per
+-- user. The auth policies are strict on purpose; the sliding window avoids
+-- the doubled burst a fixed window allows at its edge, and GCRA spreads an
+-- attacker's password guesses evenly over the window.
+INSERT INTO @extschema@.rate_limit_policies
+    (name, algorithm, "limit", window_seconds, burst, cost, scope, description)
+VALUES
+    ('default', 'fixed_window', 100, 3600, NULL, 1, 'user',
+     'Every route without its own policy: per user (per client address when anonymous)'),
+    ('auth_register', 'sliding_window', 5, 3600, NULL, 1, 'client',
+     'Account creation: 5 per hour per client address'),
+    ('auth_login', 'sliding_window', 20, 900, NULL, 1, 'client',
+     'Login attempts: 20 per 15 minutes per client address'),
+    ('auth_login_account', 'gcra', 10, 900, NULL, 1, 'user',
+     'Login attempts: 10 per 15 minutes per account name, whatever the address');
+
+-- pg_dump keeps operator-made policies (built-ins come with the extension).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
+    $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account')$$);
+
+-- State: one row per (policy, key). The meaning of t_us/n/n_prev depends on
+-- the policy's algorithm (see core/nk_ratelimit.h):
+--   fixed_window    t_us = window start, n = cost used
+--   sliding_window  t_us = window start, n = cost used, n_prev = previous
+--                   window's cost used
+--   token_bucket    t_us = last refill, n = tokens left in micro-tokens
+--   gcra            t_us = theoretical arrival time
+-- Times are microseconds since 2000-01-01 00:00 UTC (PostgreSQL's epoch).
+-- expires_at: from then on the row equals a fresh key and may be deleted;
+-- it is rounded up to a minute (or to the window when shorter) so that most
+-- updates leave it alone and stay HOT.
+-- UNLOGGED: a crash (not a clean restart) empties this table, which gives
+-- every key a fresh quota once; replicas do not see it.
+CREATE UNLOGGED TABLE @extschema@.rate_limit_state (
+    policy text NOT NULL,
+    key text NOT NULL,
+    t_us bigint NOT NULL,
+    n bigint NOT NULL DEFAULT 0,
+    n_prev bigint NOT NULL DEFAULT 0,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (policy, key)
+) WITH (fillfactor = 70);
+CREATE INDEX rate_limit_state_expires_at_idx
+    ON @extschema@.rate_limit_state (expires_at);
+ALTER TABLE @extschema@.rate_limit_state OWNER TO namaskah_owner;
+COMMENT ON TABLE @extschema@.rate_limit_state IS
+    'Rate-limit state per (policy, key); UNLOGGED: emptied by a crash; expired rows are deleted incrementally';
+
+CREATE TYPE @extschema@.rate_limit_result AS (
+    allowed boolean,
+    "limit" integer,
+    remaining integer,
+    reset_after integer,
+    retry_after integer
+);
+ALTER TYPE @extschema@.rate_limit_result OWNER TO namaskah_owner;
+COMMENT ON TYPE @extschema@.rate_limit_result IS
+    'One rate-limit decision; times in seconds rounded up, retry_after 0 when allowed';
+
+-- rate_limit_peek: the committed state's answer; writes nothing, locks
+-- nothing, never waits. For rejecting early and cheaply.
+CREATE FUNCTION @extschema@.rate_limit_peek(
+    policy text, key text, cost integer DEFAULT NULL,
+    now timestamptz DEFAULT pg_catalog.clock_timestamp())
+RETURNS @extschema@.rate_limit_result
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'nk_rate_limit_peek';
+ALTER FUNCTION @extschema@.rate_limit_peek(text, text, integer, timestamptz)
+    OWNER TO namaskah_owner;
+
+-- rate_limit_check: the exact, consuming decision. Locks the key's row until
+-- the transaction ends; an allowed request's cost is recorded, a denied one
+-- changes nothing. Call it as late as possible in the transaction.
+CREATE FUNCTION @extschema@.rate_limit_check(
+    policy text, key text, cost integer DEFAULT NULL,
+    now timestamptz DEFAULT pg_catalog.clock_timestamp())
+RETURNS @extschema@.rate_limit_result
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'nk_rate_limit_check';
+ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
+    OWNER TO namaskah_owner;
+
+-- rate_limit_purge: deletes up to max_rows expired state rows (oldest first,
+-- skipping rows other transactions hold) and returns how many. Checks already
+-- do this a few rows at a time; run it from cron after a flood if wanted.
+CREATE FUNCTION @extschema@.rate_limit_purge(
+    max_rows integer DEFAULT 10000,
+    now timestamptz DEFAULT pg_catalog.clock_timestamp())
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deleted bigint;
+BEGIN
+    IF max_rows IS NULL OR max_rows < 0 THEN
+        RAISE EXCEPTION 'max_rows must be zero or more'
+            USING ERRCODE = '22023';
+    END IF;
+    IF now IS NULL OR NOT pg_catalog.isfinite(now) THEN
+        RAISE EXCEPTION 'now must be a finite timestamp'
+            USING ERRCODE = '22023';
+    END IF;
+    DELETE FROM @extschema@.rate_limit_state
+    WHERE ctid = ANY (ARRAY(
+        SELECT s.ctid FROM @extschema@.rate_limit_state s
+        WHERE s.expires_at < rate_limit_purge.now
+        ORDER BY s.expires_at
+        LIMIT max_rows
+        FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    RETURN deleted;
+END
+$$;
+ALTER FUNCTION @extschema@.rate_limit_purge(integer, timestamptz)
+    OWNER TO namaskah_owner;
+
+-- set_default_rate_limit: the 'default' policy from RATE_LIMIT_REQUESTS and
+-- RATE_LIMIT_WINDOW (called by namaskahd at start; operators only).
+CREATE FUNCTION @extschema@.set_default_rate_limit(requests integer, window_seconds integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF requests IS NULL OR requests < 1 THEN
+        RAISE EXCEPTION 'RATE_LIMIT_REQUESTS must be a positive integer'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('The value given was %s.', coalesce(requests::text, 'null'));
+    END IF;
+    IF window_seconds IS NULL OR window_seconds < 1 THEN
+        RAISE EXCEPTION 'RATE_LIMIT_WINDOW must be a positive number of seconds'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('The value given was %s.', coalesce(window_seconds::text, 'null'));
+    END IF;
+    INSERT INTO @extschema@.rate_limit_policies AS p
+        (name, algorithm, "limit", window_seconds, scope, description)
+    VALUES ('default', 'fixed_window', requests, window_seconds, 'user',
+            'Every route without its own policy: per user (per client address when anonymous)')
+    ON CONFLICT (name) DO UPDATE
+        SET "limit" = excluded."limit", window_seconds = excluded.window_seconds
+        WHERE (p."limit", p.window_seconds) IS DISTINCT FROM (excluded."limit", excluded.window_seconds);
+END
+$$;
+ALTER FUNCTION @extschema@.set_default_rate_limit(integer, integer)
+    OWNER TO namaskah_owner;
+
+-- A policy whose algorithm or window changes (or that is deleted or renamed)
+-- would misread its old state: forget that state. A changed limit, burst or
+-- cost keeps it (the arithmetic copes with a lowered quota).
+CREATE FUNCTION @extschema@.rate_limit_policies_forget_state()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE'
+       OR OLD.name <> NEW.name
+       OR OLD.algorithm <> NEW.algorithm
+       OR OLD.window_seconds <> NEW.window_seconds THEN
+        DELETE FROM @extschema@.rate_limit_state s WHERE s.policy = OLD.name;
+    END IF;
+    RETURN NULL;
+END
+$$;
+ALTER FUNCTION @extschema@.rate_limit_policies_forget_state() OWNER TO namaskah_owner;
+
+CREATE TRIGGER rate_limit_policies_forget_state
+    AFTER UPDATE OR DELETE ON @extschema@.rate_limit_policies
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limit_policies_forget_state();

@@ -1,0 +1,634 @@
+/*
+ * config.c — table-driven settings for namaskahd.
+ *
+ * Every setting is one row of `settings` below: name, default, validator,
+ * bounds, help text and whether it is secret. Parsing, validation, --help,
+ * --check-config and the start-up "config" log line all walk that table, so
+ * a setting is declared exactly once. Values come from the environment, or
+ * from a .env file (ENV_FILE, default ./.env) for names the environment
+ * does not set. Variables that are not in the table are never read, stored
+ * or printed (SECRET_KEY, JWT_SECRET_KEY ... belong to the database side).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <civetweb.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "log.h"
+
+struct setting;
+typedef int (*validator)(const struct setting *s, const char *val,
+                         const char **why);
+
+struct setting {
+    const char *name;
+    const char *def; /* NULL: required */
+    validator validate;
+    long min, max;
+    size_t offset; /* of the long in struct nk_config (v_long only) */
+    int secret;
+    const char *help;
+};
+
+/* One KEY=VALUE of the .env file (both malloc'd, wiped when freed). */
+struct env_entry {
+    char *key;
+    char *value;
+};
+
+static int v_database_url(const struct setting *s, const char *val,
+                          const char **why);
+static int v_listen(const struct setting *s, const char *val, const char **why);
+static int v_long(const struct setting *s, const char *val, const char **why);
+static int v_log_level(const struct setting *s, const char *val,
+                       const char **why);
+static int v_proxies(const struct setting *s, const char *val,
+                     const char **why);
+static int env_file_load(const char *path, int explicit_path, FILE *err);
+static int env_line(char *line, size_t lineno, const char *path, FILE *err);
+static const char *lookup(const char *name);
+static void env_free(void);
+static char *trim(char *s);
+static int parse_long(const char *val, long *out);
+static void print_wrapped(FILE *out, const char *text, int indent, int width);
+
+#define OFF(field) offsetof(struct nk_config, field)
+
+static const struct setting settings[] = {
+    {"DATABASE_URL", NULL, v_database_url, 0, 0, 0, 1,
+     "PostgreSQL connection URI (postgresql:// or postgres:// only), e.g. "
+     "postgresql://namaskah_frontend:PASSWORD@127.0.0.1:5432/namaskah. "
+     "Required; its password is never printed."},
+    {"LISTEN", "127.0.0.1:8080", v_listen, 1, 65535, 0, 0,
+     "Address and port to listen on: PORT, IPv4:PORT or [IPv6]:PORT."},
+    {"WORKER_THREADS", "32", v_long, 1, 1024, OFF(worker_threads), 0,
+     "HTTP worker threads; each holds one database connection, so this is "
+     "also the number of database connections."},
+    {"MAX_BODY_BYTES", "1048576", v_long, 0, 268435456, OFF(max_body_bytes), 0,
+     "Largest request body accepted; larger bodies get 413."},
+    {"MAX_HEADER_BYTES", "16384", v_long, 1024, 1048576, OFF(max_header_bytes),
+     0, "Largest request line plus headers (civetweb max_request_size)."},
+    {"REQUEST_TIMEOUT_MS", "10000", v_long, 100, 3600000,
+     OFF(request_timeout_ms), 0,
+     "Socket timeout of a request, and the longest wait for the database's "
+     "answer (then the query is cancelled and 503 is returned)."},
+    {"KEEP_ALIVE_TIMEOUT_MS", "5000", v_long, 0, 3600000,
+     OFF(keep_alive_timeout_ms), 0,
+     "How long an idle keep-alive connection is kept open."},
+    {"DB_CONNECT_TIMEOUT_S", "2", v_long, 1, 600, OFF(db_connect_timeout_s), 0,
+     "libpq connect_timeout for each database connection attempt."},
+    {"DB_RETRY_INTERVAL_MS", "250", v_long, 0, 60000, OFF(db_retry_interval_ms),
+     0,
+     "Least time between two reconnection attempts of one worker thread; "
+     "meanwhile requests get 503 at once."},
+    {"TRUSTED_PROXIES", "", v_proxies, 0, NK_MAX_PROXIES, 0, 0,
+     "Comma-separated IPs or CIDRs (IPv4 and IPv6) of reverse proxies whose "
+     "X-Forwarded-For / Forwarded / X-Request-Id headers are believed. "
+     "Empty: none."},
+    {"LOG_LEVEL", "info", v_log_level, 0, 0, 0, 0,
+     "Least level logged: debug, info, warn or error."},
+    {"SHUTDOWN_GRACE_MS", "10000", v_long, 0, 600000, OFF(shutdown_grace_ms), 0,
+     "On SIGTERM/SIGINT, how long in-flight requests may still run."},
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+struct nk_config g_config;
+
+static struct env_entry *env_entries;
+static size_t n_env_entries;
+
+static char *
+trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* The environment wins over the .env file. */
+static const char *
+lookup(const char *name)
+{
+    const char *v = getenv(name);
+    size_t i;
+
+    if (v != NULL)
+        return v;
+    for (i = 0; i < n_env_entries; i++)
+        if (strcmp(env_entries[i].key, name) == 0)
+            return env_entries[i].value;
+    return NULL;
+}
+
+/*
+ * One .env line: [export ]KEY=VALUE, VALUE bare (an unquoted " #" starts a
+ * comment), 'single-quoted' (literal) or "double-quoted" (\" \\ \n). Only
+ * keys of the settings table are kept. Returns 0, or 1 for a bad line.
+ */
+static int
+env_line(char *line, size_t lineno, const char *path, FILE *err)
+{
+    char *p = trim(line), *key, *val, *q, *w;
+    size_t i;
+
+    if (*p == '\0' || *p == '#')
+        return 0;
+    if (strncmp(p, "export ", 7) == 0)
+        p = trim(p + 7);
+    key = p;
+    if (!(isalpha((unsigned char)*p) || *p == '_'))
+        goto bad;
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    val = p;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    if (*val != '=')
+        goto bad;
+    *p = '\0';
+    val = trim(val + 1);
+    if (*val == '\'' || *val == '"') {
+        char quote = *val++;
+
+        for (q = w = val; *q != '\0' && *q != quote; q++) {
+            if (quote == '"' && *q == '\\' && q[1] != '\0') {
+                q++;
+                *w++ = *q == 'n' ? '\n' : *q;
+            } else {
+                *w++ = *q;
+            }
+        }
+        if (*q != quote)
+            goto bad;
+        q = trim(q + 1);
+        if (*q != '\0' && *q != '#')
+            goto bad;
+        *w = '\0';
+    } else {
+        for (q = val; *q != '\0'; q++)
+            if (*q == '#' && q > val && (q[-1] == ' ' || q[-1] == '\t')) {
+                *q = '\0';
+                val = trim(val);
+                break;
+            }
+    }
+    for (i = 0; i < N_SETTINGS; i++)
+        if (strcmp(settings[i].name, key) == 0)
+            break;
+    if (i == N_SETTINGS)
+        return 0; /* not ours: never kept */
+    {
+        struct env_entry *grown =
+            realloc(env_entries, (n_env_entries + 1) * sizeof(*env_entries));
+
+        if (grown == NULL)
+            goto nomem;
+        env_entries = grown;
+        env_entries[n_env_entries].key = strdup(key);
+        env_entries[n_env_entries].value = strdup(val);
+        n_env_entries++;
+        if (env_entries[n_env_entries - 1].key == NULL ||
+            env_entries[n_env_entries - 1].value == NULL)
+            goto nomem;
+    }
+    return 0;
+bad:
+    fprintf(err, "ENV_FILE: %s line %zu is not KEY=VALUE\n", path, lineno);
+    return 1;
+nomem:
+    fprintf(err, "ENV_FILE: out of memory reading %s\n", path);
+    return 1;
+}
+
+/* Reads the .env file; a missing default file is fine. Returns problems. */
+static int
+env_file_load(const char *path, int explicit_path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int problems = 0;
+
+    if (f == NULL) {
+        if (errno == ENOENT && !explicit_path)
+            return 0;
+        fprintf(err, "ENV_FILE: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (n > 0 && line[n - 1] == '\n')
+            line[n - 1] = '\0';
+        problems += env_line(line, lineno, path, err);
+    }
+    if (line != NULL)
+        OPENSSL_cleanse(line, cap);
+    free(line);
+    fclose(f);
+    return problems;
+}
+
+static void
+env_free(void)
+{
+    size_t i;
+
+    for (i = 0; i < n_env_entries; i++) {
+        if (env_entries[i].value != NULL)
+            OPENSSL_cleanse(env_entries[i].value, strlen(env_entries[i].value));
+        free(env_entries[i].key);
+        free(env_entries[i].value);
+    }
+    free(env_entries);
+    env_entries = NULL;
+    n_env_entries = 0;
+}
+
+static int
+v_database_url(const struct setting *s, const char *val, const char **why)
+{
+    PQconninfoOption *opts;
+    char *errmsg = NULL;
+
+    (void)s;
+    if (strncmp(val, "postgresql://", 13) != 0 &&
+        strncmp(val, "postgres://", 11) != 0) {
+        *why = "must start with postgresql:// or postgres://";
+        return -1;
+    }
+    /* libpq's own parser; its message may quote the URI, so it is dropped */
+    opts = PQconninfoParse(val, &errmsg);
+    PQfreemem(errmsg);
+    if (opts == NULL) {
+        *why = "is not a valid PostgreSQL connection URI";
+        return -1;
+    }
+    PQconninfoFree(opts);
+    free(g_config.database_url);
+    g_config.database_url = strdup(val);
+    if (g_config.database_url == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+static int
+parse_long(const char *val, long *out)
+{
+    char *end;
+    long v;
+
+    if (*val == '\0' || isspace((unsigned char)*val))
+        return -1;
+    errno = 0;
+    v = strtol(val, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+v_long(const struct setting *s, const char *val, const char **why)
+{
+    static char msg[96];
+    long v;
+
+    if (parse_long(val, &v) != 0) {
+        *why = "must be a whole number";
+        return -1;
+    }
+    if (v < s->min || v > s->max) {
+        snprintf(msg, sizeof(msg), "must be between %ld and %ld", s->min,
+                 s->max);
+        *why = msg;
+        return -1;
+    }
+    *(long *)((char *)&g_config + s->offset) = v;
+    return 0;
+}
+
+/* PORT, IPv4:PORT or [IPv6]:PORT, the address a literal. */
+static int
+v_listen(const struct setting *s, const char *val, const char **why)
+{
+    const char *port = val, *host = "", *close;
+    size_t host_len = 0;
+    struct nk_ip ip;
+    long p;
+
+    *why = "must be PORT, IPv4:PORT or [IPv6]:PORT with an address literal "
+           "and a port from 1 to 65535";
+    if (val[0] == '[') {
+        close = strchr(val, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        host = val + 1;
+        host_len = (size_t)(close - host);
+        port = close + 2;
+        if (!ip_parse(host, host_len, &ip) || ip.family != AF_INET6)
+            return -1;
+        if (!mg_check_feature(8)) {
+            *why = "is an IPv6 address, but this civetweb build has no IPv6";
+            return -1;
+        }
+    } else if (strchr(val, ':') != NULL) {
+        port = strrchr(val, ':') + 1;
+        host = val;
+        host_len = (size_t)(port - 1 - val);
+        if (!ip_parse(host, host_len, &ip) || ip.family != AF_INET)
+            return -1;
+    }
+    if (parse_long(port, &p) != 0 || p < s->min || p > s->max ||
+        host_len >= sizeof(g_config.listen_host))
+        return -1;
+    memcpy(g_config.listen_host, host, host_len);
+    g_config.listen_host[host_len] = '\0';
+    g_config.listen_port = p;
+    if (host_len == 0)
+        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports), "%ld",
+                 p);
+    else if (val[0] == '[')
+        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports),
+                 "[%s]:%ld", g_config.listen_host, p);
+    else
+        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports), "%s:%ld",
+                 g_config.listen_host, p);
+    return 0;
+}
+
+static int
+v_log_level(const struct setting *s, const char *val, const char **why)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    int i;
+
+    (void)s;
+    for (i = 0; i < 4; i++)
+        if (strcmp(val, names[i]) == 0) {
+            g_config.log_level = i;
+            return 0;
+        }
+    *why = "must be one of debug, info, warn, error";
+    return -1;
+}
+
+static int
+v_proxies(const struct setting *s, const char *val, const char **why)
+{
+    static char msg[96];
+    const char *p = val, *comma, *a, *b;
+    size_t n = 0, item = 0;
+
+    while (*p != '\0') {
+        comma = strchr(p, ',');
+        if (comma == NULL)
+            comma = p + strlen(p);
+        item++;
+        for (a = p; a < comma && (*a == ' ' || *a == '\t'); a++)
+            ;
+        for (b = comma; b > a && (b[-1] == ' ' || b[-1] == '\t'); b--)
+            ;
+        if (b > a) {
+            if (n >= (size_t)s->max) {
+                snprintf(msg, sizeof(msg), "has more than %ld entries", s->max);
+                *why = msg;
+                return -1;
+            }
+            if (!cidr_parse(a, (size_t)(b - a), &g_config.proxies[n])) {
+                snprintf(msg, sizeof(msg),
+                         "entry %zu is not an IP address or CIDR", item);
+                *why = msg;
+                return -1;
+            }
+            n++;
+        }
+        p = *comma ? comma + 1 : comma;
+    }
+    g_config.n_proxies = n;
+    return 0;
+}
+
+int
+config_load(FILE *err)
+{
+    const char *env_path = getenv("ENV_FILE");
+    const char *val, *why;
+    int problems;
+    size_t i;
+
+    config_free();
+    memset(&g_config, 0, sizeof(g_config));
+    problems = env_file_load(env_path && *env_path ? env_path : "./.env",
+                             env_path && *env_path, err);
+    for (i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+
+        val = lookup(s->name);
+        if (val == NULL || (*val == '\0' && s->def == NULL))
+            val = s->def;
+        if (val == NULL) {
+            fprintf(err, "%s: required but not set\n", s->name);
+            problems++;
+            continue;
+        }
+        why = NULL;
+        if (s->validate(s, val, &why) != 0) {
+            /* the value itself is never echoed: it may be a secret, and
+             * it may hold control characters */
+            fprintf(err, "%s: %s\n", s->name, why ? why : "is not valid");
+            problems++;
+        }
+    }
+    env_free();
+    if (problems == 0)
+        log_set_level(g_config.log_level);
+    return problems;
+}
+
+/* Prints text word-wrapped to width columns, each line indented. */
+static void
+print_wrapped(FILE *out, const char *text, int indent, int width)
+{
+    const char *p = text;
+    int col = 0;
+
+    while (*p != '\0') {
+        size_t word = strcspn(p, " ");
+
+        if (col > indent && col + 1 + (int)word > width) {
+            fputc('\n', out);
+            col = 0;
+        }
+        if (col == 0) {
+            fprintf(out, "%*s", indent, "");
+            col = indent;
+        } else {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, word, out);
+        col += (int)word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
+void
+config_help(FILE *out)
+{
+    size_t i;
+
+    fprintf(out,
+            "usage: namaskahd [--check-config | --help | --version]\n\n"
+            "namaskahd is the HTTP frontend of Namaskah: every /api/ request "
+            "becomes one\ncall of namaskah.handle_request in PostgreSQL.\n\n"
+            "  --check-config  validate the settings, print problems, exit "
+            "0 (ok) or 2\n"
+            "  --help          this text\n"
+            "  --version       print the version\n\n"
+            "Settings come from the environment, or from the file named by "
+            "ENV_FILE\n(default ./.env; KEY=VALUE lines, # comments, "
+            "optional quotes); the\nenvironment wins. Settings:\n\n");
+    for (i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+
+        fprintf(out, "  %s", s->name);
+        if (s->def == NULL)
+            fprintf(out, " (required%s)", s->secret ? ", secret" : "");
+        else
+            fprintf(out, " (default \"%s\"%s)", s->def,
+                    s->secret ? ", secret" : "");
+        if (s->validate == v_long)
+            fprintf(out, " [%ld..%ld]", s->min, s->max);
+        fputc('\n', out);
+        print_wrapped(out, s->help, 6, 78);
+    }
+}
+
+void
+config_mask_url(const char *url, char *out, size_t out_size)
+{
+    const char *scheme = strstr(url, "://");
+    const char *auth, *auth_end, *at = NULL, *colon, *q, *p;
+    size_t len = 0;
+
+#define PUT(ptr, n)                                                            \
+    do {                                                                       \
+        size_t n_ = (n);                                                       \
+        if (len + n_ < out_size) {                                             \
+            memcpy(out + len, (ptr), n_);                                      \
+            len += n_;                                                         \
+        }                                                                      \
+    } while (0)
+
+    if (out_size == 0)
+        return;
+    out[0] = '\0';
+    if (scheme == NULL) {
+        PUT("***", 3);
+        out[len] = '\0';
+        return;
+    }
+    auth = scheme + 3;
+    auth_end = auth + strcspn(auth, "/?#");
+    for (p = auth; p < auth_end; p++)
+        if (*p == '@')
+            at = p;
+    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon != NULL) {
+        PUT(url, (size_t)(colon + 1 - url));
+        PUT("***", 3);
+        p = at;
+    } else {
+        p = url;
+    }
+    /* the rest, with every password= parameter value masked */
+    q = strchr(p, '?');
+    if (q == NULL) {
+        PUT(p, strlen(p));
+    } else {
+        PUT(p, (size_t)(q + 1 - p));
+        p = q + 1;
+        while (*p != '\0') {
+            size_t n = strcspn(p, "&");
+
+            const char *eq = memchr(p, '=', n);
+
+            /* password=, sslpassword= ... */
+            if (eq != NULL && eq - p >= 8 &&
+                strncmp(eq - 8, "password", 8) == 0) {
+                PUT(p, (size_t)(eq + 1 - p));
+                PUT("***", 3);
+            } else {
+                PUT(p, n);
+            }
+            p += n;
+            if (*p == '&') {
+                PUT("&", 1);
+                p++;
+            }
+        }
+    }
+    out[len] = '\0';
+#undef PUT
+}
+
+void
+config_log(void)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    char masked[1024];
+    struct nk_log l;
+    size_t i;
+
+    config_mask_url(g_config.database_url ? g_config.database_url : "", masked,
+                    sizeof(masked));
+    log_begin(&l, NK_INFO, "config");
+    log_str(&l, "database_url", masked);
+    log_str(&l, "listen", g_config.listen_ports);
+    for (i = 0; i < N_SETTINGS; i++)
+        if (settings[i].validate == v_long) {
+            char key[40];
+            size_t k;
+
+            for (k = 0; settings[i].name[k] && k < sizeof(key) - 1; k++)
+                key[k] = (char)tolower((unsigned char)settings[i].name[k]);
+            key[k] = '\0';
+            log_int(
+                &l, key,
+                *(const long *)((const char *)&g_config + settings[i].offset));
+        }
+    log_int(&l, "trusted_proxies", (long long)g_config.n_proxies);
+    log_str(&l, "log_level", levels[g_config.log_level]);
+    log_end(&l);
+}
+
+void
+config_free(void)
+{
+    if (g_config.database_url != NULL) {
+        OPENSSL_cleanse(g_config.database_url, strlen(g_config.database_url));
+        free(g_config.database_url);
+        g_config.database_url = NULL;
+    }
+    env_free();
+}

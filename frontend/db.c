@@ -1,0 +1,326 @@
+/*
+ * db.c — one libpq connection per worker thread (see db.h).
+ *
+ * The query is sent asynchronously and awaited with poll(2) against a
+ * deadline (REQUEST_TIMEOUT_MS, or the shutdown deadline if sooner), so a
+ * stuck database costs a request at most that long; on expiry the query is
+ * cancelled. Nothing from the request is ever placed into SQL text: every
+ * value is a bind parameter of the one prepared statement.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+#define STMT_NAME "namaskah_handle_request"
+#define STMT_SQL                                                               \
+    "SELECT status, headers::text, body FROM namaskah.handle_request("         \
+    "$1, $2, $3, $4::jsonb, $5, $6::inet, $7)"
+
+/* After a cancel, how long to wait for the cancelled query to finish. */
+#define CANCEL_DRAIN_MS 1000
+
+struct nk_db {
+    PGconn *conn;
+    int prepared;
+    long long next_attempt_ms; /* no connection attempt before this */
+    int lost;                  /* a connection was lost: log the recovery */
+    int failing;               /* last attempt failed: log again at debug */
+};
+
+static int db_connect(struct nk_db *db);
+static void db_drop(struct nk_db *db, const char *why);
+static int db_prepare(struct nk_db *db);
+static int conn_is_stale(struct nk_db *db);
+static int wait_result(struct nk_db *db, long long deadline);
+static void cancel_query(struct nk_db *db);
+static enum db_outcome take_result(struct nk_db *db, struct db_result *out);
+static int connection_error(const char *sqlstate);
+static void log_pg_error(int level, const char *event, const char *sqlstate,
+                         const char *message);
+
+static volatile long long shutdown_deadline_ms;
+
+void
+db_set_shutdown_deadline(long long deadline_ms)
+{
+    __atomic_store_n(&shutdown_deadline_ms, deadline_ms, __ATOMIC_SEQ_CST);
+}
+
+struct nk_db *
+db_new(void)
+{
+    return calloc(1, sizeof(struct nk_db));
+}
+
+void
+db_free(struct nk_db *db)
+{
+    if (db == NULL)
+        return;
+    if (db->conn != NULL)
+        PQfinish(db->conn);
+    free(db);
+}
+
+void
+db_result_clear(struct db_result *r)
+{
+    if (r->res != NULL)
+        PQclear(r->res);
+    memset(r, 0, sizeof(*r));
+}
+
+static void
+log_pg_error(int level, const char *event, const char *sqlstate,
+             const char *message)
+{
+    struct nk_log l;
+    size_t len = message ? strlen(message) : 0;
+
+    /* libpq messages end with a newline; the sanitizer would show it */
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == ' '))
+        len--;
+    log_begin(&l, level, event);
+    if (sqlstate != NULL)
+        log_str(&l, "sqlstate", sqlstate);
+    log_strn(&l, "error", message ? message : "", len);
+    log_end(&l);
+}
+
+/* Closes a connection that can no longer be trusted. */
+static void
+db_drop(struct nk_db *db, const char *why)
+{
+    if (db->conn != NULL) {
+        log_pg_error(NK_WARN, "db_connection_lost", NULL,
+                     why ? why : PQerrorMessage(db->conn));
+        PQfinish(db->conn);
+        db->conn = NULL;
+        db->lost = 1;
+        /* the first attempt after a loss may happen at once */
+        db->next_attempt_ms = 0;
+    }
+    db->prepared = 0;
+}
+
+/* Opens the connection, at most once per DB_RETRY_INTERVAL_MS. */
+static int
+db_connect(struct nk_db *db)
+{
+    char timeout[16];
+    const char *keys[] = {"dbname", "connect_timeout",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {g_config.database_url, timeout, "namaskahd", NULL};
+    long long now = nk_now_ms();
+
+    if (now < db->next_attempt_ms)
+        return -1;
+    db->next_attempt_ms = now + g_config.db_retry_interval_ms;
+    snprintf(timeout, sizeof(timeout), "%ld", g_config.db_connect_timeout_s);
+    /* expand_dbname=1: the URI is expanded, later keys override it */
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+        /* one warning per outage and thread, not one per attempt */
+        log_pg_error(db->failing ? NK_DEBUG : NK_WARN, "db_connect_failed",
+                     NULL,
+                     db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        db->failing = 1;
+        if (db->conn != NULL)
+            PQfinish(db->conn);
+        db->conn = NULL;
+        return -1;
+    }
+    log_msg(NK_INFO, db->lost ? "db_reconnected" : "db_connected",
+            "database connection opened");
+    db->lost = 0;
+    db->failing = 0;
+    return 0;
+}
+
+static int
+db_prepare(struct nk_db *db)
+{
+    PGresult *res = PQprepare(db->conn, STMT_NAME, STMT_SQL, DBP_COUNT, NULL);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    if (!ok) {
+        log_pg_error(NK_ERROR, "db_prepare_failed",
+                     PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                     PQresultErrorMessage(res));
+        if (PQstatus(db->conn) != CONNECTION_OK)
+            db_drop(db, "connection lost while preparing");
+    }
+    PQclear(res);
+    db->prepared = ok;
+    return ok ? 0 : -1;
+}
+
+/* Class 08 (connection exception) and 57P0x (shutdown): the database is
+ * going away, not the request at fault. */
+static int
+connection_error(const char *sqlstate)
+{
+    if (sqlstate == NULL)
+        return 1; /* libpq-side failure (no SQLSTATE from the server) */
+    return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0;
+}
+
+static void
+cancel_query(struct nk_db *db)
+{
+    PGcancel *c = PQgetCancel(db->conn);
+    char errbuf[256];
+
+    if (c != NULL) {
+        PQcancel(c, errbuf, sizeof(errbuf));
+        PQfreeCancel(c);
+    }
+}
+
+/*
+ * Waits until the result is complete. Returns 0, -1 when the connection
+ * broke, or 1 when the deadline passed.
+ */
+static int
+wait_result(struct nk_db *db, long long deadline)
+{
+    struct pollfd pfd;
+    long long now, sd;
+    int n;
+
+    for (;;) {
+        if (!PQconsumeInput(db->conn))
+            return -1;
+        if (!PQisBusy(db->conn))
+            return 0;
+        now = nk_now_ms();
+        sd = __atomic_load_n(&shutdown_deadline_ms, __ATOMIC_SEQ_CST);
+        if (sd != 0 && sd < deadline)
+            deadline = sd;
+        if (now >= deadline)
+            return 1;
+        pfd.fd = PQsocket(db->conn);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        /* short slices so a shutdown deadline set later is noticed */
+        n = poll(&pfd, 1, (int)(deadline - now < 100 ? deadline - now : 100));
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static enum db_outcome
+take_result(struct nk_db *db, struct db_result *out)
+{
+    PGresult *res = PQgetResult(db->conn), *extra;
+    enum db_outcome rc = DB_OK;
+    const char *sqlstate;
+    char *end;
+    long status;
+
+    while ((extra = PQgetResult(db->conn)) != NULL)
+        PQclear(extra);
+    if (res == NULL) {
+        db_drop(db, NULL);
+        return DB_UNAVAILABLE;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQstatus(db->conn) != CONNECTION_OK || connection_error(sqlstate)) {
+            log_pg_error(NK_WARN, "db_call_failed", sqlstate,
+                         PQresultErrorMessage(res));
+            PQclear(res);
+            db_drop(db, "connection lost during a call");
+            return DB_UNAVAILABLE;
+        }
+        if (sqlstate != NULL && strcmp(sqlstate, "26000") == 0)
+            db->prepared = 0; /* statement gone (e.g. DISCARD ALL) */
+        log_pg_error(NK_ERROR, "db_call_error", sqlstate,
+                     PQresultErrorMessage(res));
+        PQclear(res);
+        return DB_SQL_ERROR;
+    }
+    if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0)) {
+        log_msg(NK_ERROR, "db_bad_result",
+                "entry function did not return "
+                "exactly one row with a status");
+        rc = DB_BAD_RESULT;
+    } else {
+        status = strtol(PQgetvalue(res, 0, 0), &end, 10);
+        if (*end != '\0' || status < 100 || status > 599) {
+            log_msg(NK_ERROR, "db_bad_result", "status out of range");
+            rc = DB_BAD_RESULT;
+        }
+        out->status = (int)status;
+    }
+    if (rc != DB_OK) {
+        PQclear(res);
+        return rc;
+    }
+    out->res = res;
+    out->headers = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+    out->body = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
+    return DB_OK;
+}
+
+/*
+ * An idle connection has nothing to read (namaskahd never LISTENs) unless
+ * the server is closing it: a restart or pg_terminate_backend sends FATAL,
+ * then EOF. Checking costs one poll(2) and means the first request after a
+ * database restart reconnects instead of failing, which is safe because it
+ * has not reached the database yet.
+ */
+static int
+conn_is_stale(struct nk_db *db)
+{
+    struct pollfd pfd = {PQsocket(db->conn), POLLIN, 0};
+
+    return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
+enum db_outcome
+db_call(struct nk_db *db, const char *const params[DBP_COUNT],
+        struct db_result *out)
+{
+    int w;
+
+    memset(out, 0, sizeof(*out));
+    if (db->conn != NULL &&
+        (PQstatus(db->conn) != CONNECTION_OK || conn_is_stale(db)))
+        db_drop(db, "the server closed the connection");
+    if (db->conn == NULL && db_connect(db) != 0)
+        return DB_UNAVAILABLE;
+    if (!db->prepared && db_prepare(db) != 0)
+        return DB_UNAVAILABLE;
+    if (!PQsendQueryPrepared(db->conn, STMT_NAME, DBP_COUNT, params, NULL, NULL,
+                             0)) {
+        db_drop(db, NULL);
+        return DB_UNAVAILABLE;
+    }
+    w = wait_result(db, nk_now_ms() + g_config.request_timeout_ms);
+    if (w < 0) {
+        db_drop(db, NULL);
+        return DB_UNAVAILABLE;
+    }
+    if (w > 0) {
+        log_msg(NK_WARN, "db_timeout", "no answer in time; query cancelled");
+        cancel_query(db);
+        /* the connection is reusable only if the cancelled call drains */
+        if (wait_result(db, nk_now_ms() + CANCEL_DRAIN_MS) != 0) {
+            db_drop(db, "cancelled query did not finish");
+        } else {
+            PGresult *r;
+
+            while ((r = PQgetResult(db->conn)) != NULL)
+                PQclear(r);
+        }
+        return DB_TIMEOUT;
+    }
+    return take_result(db, out);
+}

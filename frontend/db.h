@@ -1,0 +1,65 @@
+/*
+ * db.h — the per-worker-thread database connection of namaskahd.
+ *
+ * Each civetweb worker thread owns one struct nk_db (created in init_thread,
+ * freed in exit_thread, never shared), so no locking is needed. The
+ * connection is opened lazily, the entry statement is prepared once per
+ * connection, and a lost connection is reopened at most once per
+ * DB_RETRY_INTERVAL_MS; meanwhile calls fail fast with DB_UNAVAILABLE.
+ */
+#ifndef NK_FRONTEND_DB_H
+#define NK_FRONTEND_DB_H
+
+#include <libpq-fe.h>
+
+struct nk_db;
+
+enum db_outcome {
+    DB_OK = 0,      /* *out holds the row */
+    DB_UNAVAILABLE, /* could not reach the database: 503 */
+    DB_TIMEOUT,     /* no answer within REQUEST_TIMEOUT_MS (cancelled): 503 */
+    DB_SQL_ERROR,   /* the call failed inside the database: 500 */
+    DB_BAD_RESULT   /* not exactly one well-formed row: 500 */
+};
+
+/* The row of namaskah.handle_request; strings point into res. */
+struct db_result {
+    PGresult *res;
+    int status;
+    const char *headers; /* JSON object text, or NULL */
+    const char *body;    /* or NULL */
+};
+
+/* The seven text parameters, in the entry function's order. */
+enum {
+    DBP_METHOD,
+    DBP_PATH,
+    DBP_QUERY,
+    DBP_HEADERS,
+    DBP_BODY,
+    DBP_CLIENT,
+    DBP_REQUEST_ID,
+    DBP_COUNT
+};
+
+/* A new, unconnected handle (caller frees with db_free), or NULL. */
+struct nk_db *db_new(void);
+/* Closes the connection and frees db; accepts NULL. */
+void db_free(struct nk_db *db);
+
+/*
+ * Makes the one call of the entry function. Never retries: a call that may
+ * have reached the database is answered from its outcome. On DB_OK the
+ * caller owns *out and releases it with db_result_clear.
+ */
+enum db_outcome db_call(struct nk_db *db, const char *const params[DBP_COUNT],
+                        struct db_result *out);
+void db_result_clear(struct db_result *r);
+
+/*
+ * From now on no call waits past deadline_ms (nk_now_ms clock): used by the
+ * shutdown grace period.
+ */
+void db_set_shutdown_deadline(long long deadline_ms);
+
+#endif

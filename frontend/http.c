@@ -1,0 +1,909 @@
+/*
+ * http.c — what namaskahd does with a request.
+ *
+ * civetweb hands every request to http_begin_request (the "handle
+ * everything" callback, so civetweb itself never serves a file). From there:
+ *   1. request id and effective client address (client.c);
+ *   2. the path is percent-decoded here (civetweb runs with decode_url=no so
+ *      that %00 is seen, not silently cut) and, with the query, checked to be
+ *      UTF-8 without NUL, else 400 invalid_encoding;
+ *   3. dispatch on the decoded path: /health (no database), /health/ready and
+ *      /api/... (one call of namaskah.handle_request, db.c), else 404;
+ *   4. for a database call: headers to JSON (each value checked), the body
+ *      read under MAX_BODY_BYTES (else 413 without reading it), the call, and
+ *      the database's status, headers and body relayed after checking every
+ *      header it supplies;
+ *   5. every response gets the security headers and X-Request-Id, and one
+ *      access-log line is written.
+ * A response that leaves part of a request body unread closes the
+ * connection, so civetweb never drains an unbounded body after it.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+
+#include "client.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "nk_json.h"
+#include "nk_sanitize.h"
+
+/* A growable byte buffer; `failed` is set (and sticks) when out of memory. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+struct out_header {
+    const char *name;
+    const char *value;
+};
+
+#define MAX_OUT_HEADERS 40
+#define ROUTE_MAX 128
+
+/* One request in flight (on the worker's stack). */
+struct request {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    long long start_ms;
+    char id[NK_REQUEST_ID_LEN];
+    char client[NK_IP_STRLEN];
+    int peer_trusted;
+    char *path;           /* decoded path (malloc'd), NULL until decoded */
+    const char *instance; /* what problem bodies show as "instance" */
+    char route[ROUTE_MAX];
+    int status;
+    long long bytes;
+    int head;
+    int body_consumed; /* the whole request body has been read */
+    int in_error_cb;   /* answering from civetweb's http_error callback */
+};
+
+static int sb_reserve(struct sbuf *b, size_t extra);
+static void sb_add(struct sbuf *b, const char *s, size_t n);
+static void sb_addz(struct sbuf *b, const char *s);
+static void sb_json(struct sbuf *b, const char *s, size_t n);
+static char *percent_decode(const char *in, size_t len, int plus_space,
+                            size_t *out_len);
+static const char *reason_phrase(int status);
+static void copy_cut(char *dst, size_t size, const char *src);
+static int request_has_body(const struct mg_request_info *ri);
+static void force_close(struct mg_connection *conn);
+static int client_keeps_alive(const struct mg_request_info *ri,
+                              struct mg_connection *c);
+static int send_response(struct request *r, int status,
+                         const struct out_header *h, size_t n, const char *body,
+                         size_t body_len);
+static int send_problem(struct request *r, int status, const char *code,
+                        const char *detail);
+static void access_log(const struct request *r);
+static int build_headers_json(const struct mg_request_info *ri, struct sbuf *b);
+static int read_body(struct request *r, char **body, size_t *len);
+static int relay(struct request *r, const struct db_result *res, int ready);
+static int ready_version_ok(const char *body);
+static int header_name_ok(const char *s);
+static int header_value_ok(const char *s);
+static int header_reserved(const char *name);
+static int handle_health(struct request *r);
+static int handle_forward(struct request *r, int ready);
+static int dispatch(struct request *r);
+static void request_init(struct request *r, struct mg_connection *conn);
+static int method_refused_by_civetweb(const char *method);
+
+static int inflight; /* requests being answered (atomic) */
+static int draining; /* shutting down: close every connection (atomic) */
+
+/* Set while force_close() provokes civetweb's close-after-response path. */
+static __thread int closing_trick;
+
+/* ---- small buffers ---------------------------------------------------- */
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (sb_reserve(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void
+sb_addz(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Makes room for extra more bytes (plus the NUL); 0 on success. */
+static int
+sb_reserve(struct sbuf *b, size_t extra)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
+
+    if (b->failed)
+        return -1;
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends s as a quoted JSON string (HTML-inert escaping, nk_json.h). */
+static void
+sb_json(struct sbuf *b, const char *s, size_t n)
+{
+    size_t need = nk_json_escape(NULL, 0, s, n);
+
+    sb_add(b, "\"", 1);
+    if (sb_reserve(b, need) != 0)
+        return;
+    nk_json_escape(b->p + b->len, b->cap - b->len, s, n);
+    b->len += need;
+    sb_add(b, "\"", 1);
+}
+
+/*
+ * Percent-decodes in[0..len) into a new NUL-terminated string (caller frees;
+ * NULL when out of memory). A '%' not followed by two hex digits is kept as
+ * is. The result may contain NUL bytes: *out_len is its true length.
+ */
+static char *
+percent_decode(const char *in, size_t len, int plus_space, size_t *out_len)
+{
+    char *out = malloc(len + 1);
+    size_t i, j = 0;
+    char hex[3] = {0, 0, 0};
+
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < len; i++) {
+        if (in[i] == '%' && i + 2 < len && isxdigit((unsigned char)in[i + 1]) &&
+            isxdigit((unsigned char)in[i + 2])) {
+            hex[0] = in[i + 1];
+            hex[1] = in[i + 2];
+            out[j++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (plus_space && in[i] == '+') {
+            out[j++] = ' ';
+        } else {
+            out[j++] = in[i];
+        }
+    }
+    out[j] = '\0';
+    *out_len = j;
+    return out;
+}
+
+/* Copies src into dst, cut to size - 1 bytes (the log sanitizer copes with
+ * a cut UTF-8 sequence). */
+static void
+copy_cut(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static const char *
+reason_phrase(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Bad Request";
+    }
+}
+
+static int
+request_has_body(const struct mg_request_info *ri)
+{
+    const char *te = NULL;
+    int i;
+
+    for (i = 0; i < ri->num_headers; i++)
+        if (strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0)
+            te = ri->http_headers[i].value;
+    return ri->content_length > 0 ||
+           (te != NULL && strcasecmp(te, "identity") != 0);
+}
+
+/*
+ * Makes civetweb close the connection after this response instead of
+ * reading (discarding) the rest of the request body, which could be of any
+ * size. civetweb has no public call for that; its default error path sets
+ * the flag, and with a response already sent and a no-body status (304) it
+ * writes nothing more. http_error() lets it through while closing_trick is
+ * set.
+ */
+static void
+force_close(struct mg_connection *conn)
+{
+    closing_trick = 1;
+    mg_send_http_error(conn, 304, "%s", "");
+    closing_trick = 0;
+}
+
+/* What civetweb will do after this response (its should_keep_alive). */
+static int
+client_keeps_alive(const struct mg_request_info *ri, struct mg_connection *c)
+{
+    const char *hdr = mg_get_header(c, "Connection");
+
+    if (hdr != NULL)
+        return strcasestr(hdr, "keep-alive") != NULL;
+    return ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0;
+}
+
+/*
+ * Writes the whole response (status line, headers, body) with one mg_write.
+ * The head is built here rather than with mg_response_header_*, which
+ * refuse to work once an interim "100 Continue" has been written.
+ */
+static int
+send_response(struct request *r, int status, const struct out_header *h,
+              size_t n, const char *body, size_t body_len)
+{
+    int has_cache_control = 0, close_after;
+    int no_body = status < 200 || status == 204 || status == 304;
+    char line[160], date[64];
+    struct sbuf b = {0};
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t i;
+
+    close_after = r->in_error_cb ||
+                  (!r->body_consumed && request_has_body(r->ri)) ||
+                  __atomic_load_n(&draining, __ATOMIC_SEQ_CST);
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+             mg_get_response_code_text(r->conn, status));
+    sb_addz(&b, line);
+    for (i = 0; i < n; i++) {
+        sb_addz(&b, h[i].name);
+        sb_addz(&b, ": ");
+        sb_addz(&b, h[i].value);
+        sb_addz(&b, "\r\n");
+        if (strcasecmp(h[i].name, "Cache-Control") == 0)
+            has_cache_control = 1;
+    }
+    sb_addz(&b, "X-Content-Type-Options: nosniff\r\n"
+                "Content-Security-Policy: default-src 'none'; "
+                "frame-ancestors 'none'\r\n"
+                "X-Frame-Options: DENY\r\n"
+                "Referrer-Policy: no-referrer\r\n");
+    if (!has_cache_control)
+        sb_addz(&b, "Cache-Control: no-store\r\n");
+    sb_addz(&b, "X-Request-Id: ");
+    sb_addz(&b, r->id);
+    sb_addz(&b, "\r\n");
+    if (!no_body) {
+        snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
+        sb_addz(&b, line);
+    }
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    sb_addz(&b, date);
+    sb_addz(&b, close_after || !client_keeps_alive(r->ri, r->conn)
+                    ? "Connection: close\r\n\r\n"
+                    : "Connection: keep-alive\r\n\r\n");
+    r->status = status;
+    r->bytes = 0;
+    if (!r->head && !no_body && body_len > 0) {
+        sb_add(&b, body, body_len);
+        r->bytes = (long long)body_len;
+    }
+    if (b.failed) {
+        r->bytes = 0;
+        close_after = 1;
+    } else {
+        mg_write(r->conn, b.p, b.len);
+    }
+    free(b.p);
+    if (close_after && !r->in_error_cb)
+        force_close(r->conn);
+    return status;
+}
+
+static int
+send_problem(struct request *r, int status, const char *code,
+             const char *detail)
+{
+    struct out_header h[2] = {
+        {"Content-Type", "application/problem+json; charset=utf-8"},
+        {"Retry-After", "1"}};
+    const char *title = reason_phrase(status);
+    const char *inst = r->instance ? r->instance : "";
+    struct sbuf b = {0};
+    char num[16];
+    int rc;
+
+    snprintf(num, sizeof(num), "%d", status);
+    sb_addz(&b, "{\"type\":\"urn:namaskah:problem:");
+    sb_addz(&b, code);
+    sb_addz(&b, "\",\"title\":");
+    sb_json(&b, title, strlen(title));
+    sb_addz(&b, ",\"status\":");
+    sb_addz(&b, num);
+    sb_addz(&b, ",\"detail\":");
+    sb_json(&b, detail, strlen(detail));
+    sb_addz(&b, ",\"instance\":");
+    sb_json(&b, inst, strlen(inst));
+    sb_addz(&b, ",\"code\":\"");
+    sb_addz(&b, code);
+    sb_addz(&b, "\",\"request_id\":");
+    sb_json(&b, r->id, strlen(r->id));
+    sb_addz(&b, "}");
+    if (b.failed) {
+        free(b.p);
+        return send_response(r, 500, h, 1, "", 0);
+    }
+    rc = send_response(r, status, h, status == 503 ? 2 : 1, b.p, b.len);
+    free(b.p);
+    return rc;
+}
+
+static void
+access_log(const struct request *r)
+{
+    struct nk_log l;
+
+    log_begin(&l, NK_INFO, "request");
+    log_str(&l, "request_id", r->id);
+    log_str(&l, "method",
+            r->ri && r->ri->request_method ? r->ri->request_method : "");
+    log_str(&l, "route", r->route);
+    log_int(&l, "status", r->status);
+    log_int(&l, "duration_ms", nk_now_ms() - r->start_ms);
+    log_int(&l, "bytes", r->bytes);
+    log_str(&l, "client", r->client);
+    log_end(&l);
+}
+
+/* ---- request parts ---------------------------------------------------- */
+
+/*
+ * The request headers as one JSON object: lower-case name -> value, repeated
+ * headers joined with ", ". Returns -1 when a name or value is not UTF-8
+ * without NUL.
+ */
+static int
+build_headers_json(const struct mg_request_info *ri, struct sbuf *b)
+{
+    int i, j, first = 1;
+
+    sb_addz(b, "{");
+    for (i = 0; i < ri->num_headers; i++) {
+        const char *name = ri->http_headers[i].name;
+        const char *value = ri->http_headers[i].value;
+        struct sbuf joined = {0};
+        char *lower;
+        size_t k, nlen = strlen(name);
+        int seen = 0;
+
+        if (!nk_utf8_valid(name, nlen) || !nk_utf8_valid(value, strlen(value)))
+            return -1;
+        for (j = 0; j < i && !seen; j++)
+            seen = strcasecmp(ri->http_headers[j].name, name) == 0;
+        if (seen)
+            continue;
+        sb_addz(&joined, value);
+        for (j = i + 1; j < ri->num_headers; j++)
+            if (strcasecmp(ri->http_headers[j].name, name) == 0) {
+                if (!nk_utf8_valid(ri->http_headers[j].value,
+                                   strlen(ri->http_headers[j].value))) {
+                    free(joined.p);
+                    return -1;
+                }
+                sb_addz(&joined, ", ");
+                sb_addz(&joined, ri->http_headers[j].value);
+            }
+        lower = strdup(name);
+        if (lower == NULL || joined.failed) {
+            free(lower);
+            free(joined.p);
+            b->failed = 1;
+            return 0;
+        }
+        for (k = 0; k < nlen; k++)
+            if (lower[k] >= 'A' && lower[k] <= 'Z')
+                lower[k] = (char)(lower[k] - 'A' + 'a');
+        if (!first)
+            sb_addz(b, ",");
+        first = 0;
+        sb_json(b, lower, nlen);
+        sb_addz(b, ":");
+        sb_json(b, joined.p ? joined.p : "", joined.len);
+        free(lower);
+        free(joined.p);
+    }
+    sb_addz(b, "}");
+    return 0;
+}
+
+/*
+ * Reads the request body into *body (malloc'd, NUL-terminated; caller
+ * frees) when there is one. Returns 0, 413 (over MAX_BODY_BYTES: a declared
+ * length is refused before reading anything) or 400 (cut short).
+ */
+static int
+read_body(struct request *r, char **body, size_t *len)
+{
+    const struct mg_request_info *ri = r->ri;
+    size_t cap = (size_t)g_config.max_body_bytes, size, got = 0;
+    const char *expect = mg_get_header(r->conn, "Expect");
+    long long declared = ri->content_length;
+    char *buf;
+    int n;
+
+    *body = NULL;
+    *len = 0;
+    if (!request_has_body(ri)) {
+        r->body_consumed = 1;
+        return 0;
+    }
+    if (declared > (long long)cap)
+        return 413;
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+        ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0)
+        mg_printf(r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+    /* chunked: read at most cap + 1 bytes, enough to know it is too big */
+    size = declared >= 0 ? (size_t)declared : cap + 1;
+    buf = malloc(size + 1);
+    if (buf == NULL)
+        return 500;
+    while (got < size) {
+        n = mg_read(r->conn, buf + got, size - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    if (got > cap) {
+        free(buf);
+        return 413;
+    }
+    if (declared >= 0 && got != (size_t)declared) {
+        free(buf);
+        return 400;
+    }
+    if (declared < 0) {
+        char probe;
+
+        /* a chunked body that ended exactly at the buffer is complete only
+         * if nothing follows */
+        if (got == size && mg_read(r->conn, &probe, 1) > 0) {
+            free(buf);
+            return 413;
+        }
+    }
+    r->body_consumed = 1;
+    *body = buf;
+    *len = got;
+    return 0;
+}
+
+/* ---- relaying the database's answer ----------------------------------- */
+
+/* RFC 9110 token: !#$%&'*+-.^_`|~ digits letters. */
+static int
+header_name_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", s[i]) != NULL))
+            return 0;
+    return i > 0 && i <= 128;
+}
+
+static int
+header_value_ok(const char *s)
+{
+    return strpbrk(s, "\r\n") == NULL && strlen(s) <= 8192;
+}
+
+/* Headers namaskahd sets itself (framing, and its security headers). */
+static int
+header_reserved(const char *name)
+{
+    static const char *const names[] = {"content-length",
+                                        "transfer-encoding",
+                                        "connection",
+                                        "keep-alive",
+                                        "upgrade",
+                                        "trailer",
+                                        "te",
+                                        "date",
+                                        "x-request-id",
+                                        "x-content-type-options",
+                                        "content-security-policy",
+                                        "x-frame-options",
+                                        "referrer-policy"};
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* /health/ready: the body's extension_version must be ours. */
+static int
+ready_version_ok(const char *body)
+{
+    cJSON *doc = body ? cJSON_Parse(body) : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "extension_version");
+    int ok =
+        cJSON_IsString(v) && strcmp(v->valuestring, NK_EXTENSION_VERSION) == 0;
+
+    cJSON_Delete(doc);
+    return ok;
+}
+
+static int
+relay(struct request *r, const struct db_result *res, int ready)
+{
+    struct out_header h[MAX_OUT_HEADERS];
+    cJSON *doc = NULL;
+    const cJSON *item, *obj;
+    size_t n = 0;
+    int has_type = 0, rc;
+    struct nk_log l;
+
+    if (ready && res->status == 200 && !ready_version_ok(res->body)) {
+        log_msg(NK_WARN, "ready_version_mismatch",
+                "extension_version is not " NK_EXTENSION_VERSION);
+        return send_problem(r, 503, "database_unavailable",
+                            "The database extension is not at the version "
+                            "this frontend needs.");
+    }
+    if (res->headers != NULL) {
+        doc = cJSON_Parse(res->headers);
+        if (!cJSON_IsObject(doc))
+            log_msg(NK_WARN, "db_headers_invalid",
+                    "headers returned by the database are not an object");
+    }
+    obj = cJSON_IsObject(doc) ? doc : NULL;
+    cJSON_ArrayForEach(item, obj)
+    {
+        const char *name = item->string;
+
+        if (name != NULL && strcasecmp(name, "x-namaskah-route") == 0) {
+            if (cJSON_IsString(item) && header_value_ok(item->valuestring))
+                copy_cut(r->route, sizeof(r->route), item->valuestring);
+            continue;
+        }
+        if (name == NULL || !header_name_ok(name) || !cJSON_IsString(item) ||
+            !header_value_ok(item->valuestring) || n == MAX_OUT_HEADERS) {
+            log_begin(&l, NK_WARN, "db_header_dropped");
+            log_str(&l, "request_id", r->id);
+            log_str(&l, "header", name ? name : "");
+            log_end(&l);
+            continue;
+        }
+        if (header_reserved(name))
+            continue;
+        if (strcasecmp(name, "Content-Type") == 0)
+            has_type = 1;
+        h[n].name = name;
+        h[n].value = item->valuestring;
+        n++;
+    }
+    if (!has_type && res->body != NULL && n < MAX_OUT_HEADERS) {
+        h[n].name = "Content-Type";
+        h[n].value = "application/json; charset=utf-8";
+        n++;
+    }
+    rc = send_response(r, res->status, h, n, res->body ? res->body : "",
+                       res->body ? strlen(res->body) : 0);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* ---- handlers --------------------------------------------------------- */
+
+static int
+handle_health(struct request *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    struct out_header h = {"Content-Type", "application/json; charset=utf-8"};
+
+    snprintf(r->route, sizeof(r->route), "%s", "/health");
+    return send_response(r, 200, &h, 1, body, sizeof(body) - 1);
+}
+
+/* /api/... and /health/ready: one call of namaskah.handle_request. */
+static int
+handle_forward(struct request *r, int ready)
+{
+    const struct mg_request_info *ri = r->ri;
+    struct nk_db *db = mg_get_thread_pointer(r->conn);
+    const char *params[DBP_COUNT];
+    struct db_result res;
+    struct sbuf headers = {0};
+    char *body = NULL;
+    size_t body_len = 0;
+    int rc;
+
+    if (ready)
+        snprintf(r->route, sizeof(r->route), "%s", "/health/ready");
+    if (build_headers_json(ri, &headers) != 0) {
+        free(headers.p);
+        return send_problem(r, 400, "invalid_encoding",
+                            "A request header is not valid UTF-8 text.");
+    }
+    rc = read_body(r, &body, &body_len);
+    if (rc == 0 && headers.failed)
+        rc = 500;
+    if (rc == 0 && !nk_utf8_valid(body, body_len))
+        rc = 1;
+    if (rc != 0) {
+        free(headers.p);
+        free(body);
+        if (rc == 413)
+            return send_problem(r, 413, "payload_too_large",
+                                "The request body is larger than this "
+                                "server accepts.");
+        if (rc == 400)
+            return send_problem(r, 400, "bad_request",
+                                "The request body ended before its "
+                                "declared length.");
+        if (rc == 1)
+            return send_problem(r, 400, "invalid_encoding",
+                                "The request body is not valid UTF-8 text.");
+        return send_problem(r, 500, "internal_error",
+                            "The server could not process the request.");
+    }
+    params[DBP_METHOD] = ri->request_method;
+    params[DBP_PATH] = r->path;
+    params[DBP_QUERY] = ri->query_string ? ri->query_string : "";
+    params[DBP_HEADERS] = headers.p;
+    params[DBP_BODY] = body_len > 0 ? body : NULL;
+    params[DBP_CLIENT] = r->client;
+    params[DBP_REQUEST_ID] = r->id;
+    switch (db ? db_call(db, params, &res) : DB_UNAVAILABLE) {
+    case DB_OK:
+        rc = relay(r, &res, ready);
+        db_result_clear(&res);
+        break;
+    case DB_UNAVAILABLE:
+        rc = send_problem(r, 503, "database_unavailable",
+                          "The database is unavailable; try again shortly.");
+        break;
+    case DB_TIMEOUT:
+        rc = send_problem(r, 503, "database_unavailable",
+                          "The database did not answer in time; try again "
+                          "shortly.");
+        break;
+    default:
+        rc = send_problem(r, 500, "internal_error",
+                          "The server could not process the request; quote "
+                          "the request id when reporting it.");
+        break;
+    }
+    free(headers.p);
+    free(body);
+    return rc;
+}
+
+/* Decodes and checks the path and query, then picks the handler. */
+static int
+dispatch(struct request *r)
+{
+    const struct mg_request_info *ri = r->ri;
+    const char *raw = ri->local_uri ? ri->local_uri : "/";
+    const char *query = ri->query_string ? ri->query_string : "";
+    size_t path_len, q_len;
+    char *q;
+    int ok;
+
+    r->instance = raw;
+    r->path = percent_decode(raw, strlen(raw), 0, &path_len);
+    q = percent_decode(query, strlen(query), 1, &q_len);
+    if (r->path == NULL || q == NULL) {
+        free(q);
+        return send_problem(r, 500, "internal_error",
+                            "The server could not process the request.");
+    }
+    ok = nk_utf8_valid(r->path, path_len) &&
+         nk_utf8_valid(query, strlen(query)) && nk_utf8_valid(q, q_len);
+    free(q);
+    if (!ok)
+        return send_problem(r, 400, "invalid_encoding",
+                            "The request path or query is not valid UTF-8 "
+                            "text.");
+    r->instance = r->path;
+    if (strcmp(r->path, "/health") == 0)
+        return handle_health(r);
+    if (strcmp(r->path, "/health/ready") == 0)
+        return handle_forward(r, 1);
+    if (strncmp(r->path, "/api/", 5) == 0)
+        return handle_forward(r, 0);
+    return send_problem(r, 404, "not_found",
+                        "No resource exists at this path.");
+}
+
+static void
+request_init(struct request *r, struct mg_connection *conn)
+{
+    memset(r, 0, sizeof(*r));
+    r->conn = conn;
+    r->ri = mg_get_request_info(conn);
+    r->start_ms = nk_now_ms();
+    snprintf(r->route, sizeof(r->route), "%s", "unmatched");
+    r->head = r->ri->request_method != NULL &&
+              strcmp(r->ri->request_method, "HEAD") == 0;
+}
+
+/*
+ * civetweb 1.15 answers 400 to any method outside its own list (TRACE among
+ * them, on purpose) before a callback sees the request; a well-formed
+ * method token it refused deserves 501 instead.
+ */
+static int
+method_refused_by_civetweb(const char *method)
+{
+    static const char *const accepted[] = {
+        "GET",     "POST",    "PUT",       "DELETE",   "HEAD",
+        "OPTIONS", "CONNECT", "PATCH",     "PROPFIND", "MKCOL",
+        "LOCK",    "UNLOCK",  "PROPPATCH", "REPORT"};
+    size_t i;
+
+    if (method == NULL || method[0] == '\0' || strlen(method) > 32)
+        return 0;
+    for (i = 0; method[i] != '\0'; i++)
+        if (!(method[i] >= 'A' && method[i] <= 'Z') && method[i] != '-' &&
+            method[i] != '_')
+            return 0;
+    for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++)
+        if (strcmp(method, accepted[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* ---- civetweb callbacks ----------------------------------------------- */
+
+int
+http_begin_request(struct mg_connection *conn)
+{
+    struct request r;
+    int status;
+
+    __atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+    request_init(&r, conn);
+    r.peer_trusted = client_address(r.ri, r.client, sizeof(r.client));
+    if (client_request_id(r.ri, r.peer_trusted, r.id) != 0)
+        snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
+    status = dispatch(&r);
+    access_log(&r);
+    free(r.path);
+    __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+    return status;
+}
+
+void
+http_set_draining(void)
+{
+    __atomic_store_n(&draining, 1, __ATOMIC_SEQ_CST);
+}
+
+int
+http_inflight(void)
+{
+    return __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
+}
+
+int
+http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    struct request r;
+    struct nk_log l;
+    const char *code;
+    char target[256] = "/";
+
+    if (closing_trick)
+        return 1; /* see force_close() */
+    request_init(&r, conn);
+    r.in_error_cb = 1;
+    /* the request may be only partly parsed: believe no header of it */
+    snprintf(r.client, sizeof(r.client), "%s", r.ri->remote_addr);
+    if (client_request_id(r.ri, 0, r.id) != 0)
+        snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
+    /* instance: the raw target without its query, when it was parsed */
+    if (r.ri->request_uri != NULL && r.ri->request_uri[0] == '/') {
+        copy_cut(target, sizeof(target), r.ri->request_uri);
+        target[strcspn(target, "?")] = '\0';
+    }
+    r.instance = target;
+    if (status == 400 && method_refused_by_civetweb(r.ri->request_method)) {
+        /* e.g. TRACE: answered like the pipeline answers unknown methods */
+        send_problem(&r, 501, "method_not_implemented",
+                     "This HTTP method is not supported.");
+        access_log(&r);
+        return 0;
+    }
+    code = status == 404   ? "not_found"
+           : status == 413 ? "payload_too_large"
+           : status >= 500 ? "internal_error"
+                           : "bad_request";
+    log_begin(&l, NK_DEBUG, "http_error");
+    log_str(&l, "request_id", r.id);
+    log_str(&l, "msg", msg);
+    log_end(&l);
+    send_problem(&r, status, code, "The request could not be processed.");
+    access_log(&r);
+    return 0;
+}
+
+void *
+http_init_thread(const struct mg_context *ctx, int thread_type)
+{
+    (void)ctx;
+    /* 1: a worker thread, the only kind that serves requests */
+    return thread_type == 1 ? db_new() : NULL;
+}
+
+void
+http_exit_thread(const struct mg_context *ctx, int thread_type,
+                 void *thread_pointer)
+{
+    (void)ctx;
+    if (thread_type == 1)
+        db_free(thread_pointer);
+}
+
+int
+http_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_msg(NK_WARN, "civetweb", message);
+    return 1;
+}

@@ -1,0 +1,41 @@
+/*
+ * http.h — namaskahd's civetweb callbacks: request dispatch, the database
+ * call, responses with the standard security headers, problem+json errors
+ * and the access log.
+ */
+#ifndef NK_FRONTEND_HTTP_H
+#define NK_FRONTEND_HTTP_H
+
+struct mg_connection;
+struct mg_context;
+
+/* The extension version this frontend is built for (/health/ready). */
+#define NK_EXTENSION_VERSION "2.4.0"
+#define NK_FRONTEND_VERSION "2.4.0"
+
+/*
+ * Shutdown support: civetweb's mg_stop drops responses that are not yet
+ * written, so main drains first. While draining, requests are still served
+ * but every response closes its connection. http_inflight() counts the
+ * requests being answered right now.
+ */
+void http_set_draining(void);
+int http_inflight(void);
+
+/* civetweb begin_request: answers every request (nothing is left to
+ * civetweb, so nothing is ever served from disk). Returns the status. */
+int http_begin_request(struct mg_connection *conn);
+
+/* civetweb http_error: civetweb's own errors (malformed request, headers
+ * too large ...) as problem+json. Returns 0 when it answered. */
+int http_error(struct mg_connection *conn, int status, const char *msg);
+
+/* civetweb init_thread / exit_thread: the worker's database handle. */
+void *http_init_thread(const struct mg_context *ctx, int thread_type);
+void http_exit_thread(const struct mg_context *ctx, int thread_type,
+                      void *thread_pointer);
+
+/* civetweb log_message: civetweb's internal messages as JSON log lines. */
+int http_log_message(const struct mg_connection *conn, const char *message);
+
+#endif

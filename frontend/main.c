@@ -1,0 +1,216 @@
+/*
+ * main.c — namaskahd: arguments, configuration, signals, start and stop.
+ *
+ * Signal handling: SIGTERM, SIGINT are blocked in the main thread before
+ * civetweb starts its threads, so every worker inherits the blocked mask;
+ * the main thread then waits for them with sigwait(2). Shutdown: responses
+ * start closing their connections, in-flight requests may finish until
+ * SHUTDOWN_GRACE_MS (database waits are cut at that deadline), then mg_stop
+ * closes the listener and idle connections (it must come last: it drops
+ * responses not yet written), worker threads close their database
+ * connections in exit_thread, and the process exits 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+
+static int run(void);
+static void *stop_thread(void *arg);
+static int stop_server(struct mg_context *ctx);
+
+/* Set by stop_thread when mg_stop has returned. */
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static int stopped;
+
+int
+main(int argc, char **argv)
+{
+    int problems;
+
+    if (argc > 2) {
+        fprintf(stderr, "usage: namaskahd [--check-config | --help | "
+                        "--version]\n");
+        return 2;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        config_help(stdout);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("namaskahd %s (civetweb %s, libpq %d)\n", NK_FRONTEND_VERSION,
+               mg_version(), PQlibVersion());
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--check-config") != 0) {
+        fprintf(stderr, "namaskahd: unknown option; try --help\n");
+        return 2;
+    }
+    problems = config_load(stderr);
+    if (problems > 0) {
+        config_free();
+        return 2;
+    }
+    if (argc == 2) {
+        printf("namaskahd: configuration is valid\n");
+        config_free();
+        return 0;
+    }
+    return run();
+}
+
+static void *
+stop_thread(void *arg)
+{
+    mg_stop(arg);
+    pthread_mutex_lock(&stop_lock);
+    stopped = 1;
+    pthread_cond_signal(&stop_cond);
+    pthread_mutex_unlock(&stop_lock);
+    return NULL;
+}
+
+/*
+ * Lets in-flight requests finish (until the grace deadline, when database
+ * waits are cut short), then stops civetweb. Returns 1 if it stopped.
+ */
+static int
+stop_server(struct mg_context *ctx)
+{
+    long long deadline = nk_now_ms() + g_config.shutdown_grace_ms;
+    struct timespec until, nap = {0, 10 * 1000 * 1000};
+    pthread_t t;
+    int done;
+
+    http_set_draining();
+    db_set_shutdown_deadline(deadline);
+    while (http_inflight() > 0 && nk_now_ms() < deadline)
+        nanosleep(&nap, NULL);
+    if (pthread_create(&t, NULL, stop_thread, ctx) != 0) {
+        mg_stop(ctx);
+        return 1;
+    }
+    /* time for cancelled queries to drain and civetweb to wind down */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&stop_lock);
+    while (!stopped)
+        if (pthread_cond_timedwait(&stop_cond, &stop_lock, &until) == ETIMEDOUT)
+            break;
+    done = stopped;
+    pthread_mutex_unlock(&stop_lock);
+    if (done)
+        pthread_join(t, NULL);
+    return done;
+}
+
+static int
+run(void)
+{
+    struct mg_callbacks cb;
+    struct mg_init_data init;
+    struct mg_error_data err;
+    struct mg_context *ctx;
+    struct nk_log l;
+    char threads[16], body[32], hdr[32], req_to[32], ka_to[32], errtext[256];
+    unsigned errcode = 0;
+    sigset_t set;
+    int sig = 0;
+
+    snprintf(threads, sizeof(threads), "%ld", g_config.worker_threads);
+    snprintf(hdr, sizeof(hdr), "%ld", g_config.max_header_bytes);
+    snprintf(req_to, sizeof(req_to), "%ld", g_config.request_timeout_ms);
+    snprintf(ka_to, sizeof(ka_to), "%ld", g_config.keep_alive_timeout_ms);
+    snprintf(body, sizeof(body), "%ld", g_config.max_body_bytes);
+    /* document_root is never set: nothing is served from disk
+     * (CVE-2025-55763), and decode_url=no lets http.c see %00 */
+    const char *options[] = {"listening_ports",
+                             g_config.listen_ports,
+                             "num_threads",
+                             threads,
+                             "tcp_nodelay",
+                             "1",
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             ka_to,
+                             "request_timeout_ms",
+                             req_to,
+                             "max_request_size",
+                             hdr,
+                             "decode_url",
+                             "no",
+                             NULL};
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&cb, 0, sizeof(cb));
+    cb.begin_request = http_begin_request;
+    cb.http_error = http_error;
+    cb.init_thread = http_init_thread;
+    cb.exit_thread = http_exit_thread;
+    cb.log_message = http_log_message;
+    memset(&init, 0, sizeof(init));
+    init.callbacks = &cb;
+    init.configuration_options = options;
+    memset(&err, 0, sizeof(err));
+    errtext[0] = '\0';
+    err.code = &errcode;
+    err.text = errtext;
+    err.text_buffer_size = sizeof(errtext);
+
+    mg_init_library(0);
+    config_log();
+    ctx = mg_start2(&init, &err);
+    if (ctx == NULL) {
+        log_begin(&l, NK_ERROR, "start_failed");
+        log_str(&l, "listen", g_config.listen_ports);
+        log_str(&l, "error", errtext[0] ? errtext : "mg_start failed");
+        log_end(&l);
+        fprintf(stderr, "namaskahd: cannot start the HTTP server on %s: %s\n",
+                g_config.listen_ports, errtext[0] ? errtext : "unknown error");
+        mg_exit_library();
+        config_free();
+        return 1;
+    }
+    log_begin(&l, NK_INFO, "start");
+    log_str(&l, "version", NK_FRONTEND_VERSION);
+    log_str(&l, "listen", g_config.listen_ports);
+    log_int(&l, "worker_threads", g_config.worker_threads);
+    log_int(&l, "pid", (long long)getpid());
+    log_end(&l);
+
+    while (sigwait(&set, &sig) != 0)
+        ;
+    log_begin(&l, NK_INFO, "stopping");
+    log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_int(&l, "grace_ms", g_config.shutdown_grace_ms);
+    log_end(&l);
+    if (!stop_server(ctx)) {
+        log_msg(NK_WARN, "stop_timeout",
+                "requests still running after the grace period; exiting");
+        fflush(stdout);
+        _exit(0);
+    }
+    mg_exit_library();
+    log_msg(NK_INFO, "stopped", "all connections closed");
+    config_free();
+    return 0;
+}

@@ -1,0 +1,94 @@
+"""Rate limiting over HTTP: 429 problem with Retry-After and the IETF
+RateLimit fields, headers on allowed answers, client keys that a spoofed
+X-Forwarded-For cannot change, trusted proxies, and one limit shared by two
+namaskahd processes."""
+import concurrent.futures
+import uuid
+
+import pytest
+import requests
+
+from conftest import psql
+
+
+@pytest.fixture
+def tight_route():
+    """A public route under a policy of its own: 3 per hour per client."""
+    name = "t_" + uuid.uuid4().hex[:10]
+    path = f"/api/test-limits/{name}"
+    psql(f"""INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
+             VALUES ('{name}', 'fixed_window', 3, 3600, 'client');
+             INSERT INTO namaskah.routes (method, path_template, target, auth, rate_limit_policy)
+             VALUES ('GET', '{path}', 'api.version(jsonb)', 'public', '{name}');""")
+    yield name, path
+    psql(f"""DELETE FROM namaskah.routes WHERE path_template = '{path}';
+             DELETE FROM namaskah.rate_limit_state WHERE policy = '{name}';
+             DELETE FROM namaskah.rate_limit_policies WHERE name = '{name}';""")
+
+
+def test_over_the_limit_is_429_problem(base_url, tight_route):
+    name, path = tight_route
+    answers = [requests.get(base_url + path, timeout=10) for _ in range(5)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]
+    ok, limited = answers[0], answers[3]
+    assert ok.headers["RateLimit-Policy"] == f'"{name}";q=3;w=3600'
+    assert ok.headers["RateLimit"].startswith(f'"{name}";r=2;t=')
+    assert answers[2].headers["RateLimit"].startswith(f'"{name}";r=0;t=')
+    assert limited.headers["Content-Type"] == "application/problem+json; charset=utf-8"
+    doc = limited.json()
+    assert doc["code"] == "rate_limited" and doc["status"] == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.headers["RateLimit"].startswith(f'"{name}";r=0;t=')
+    assert limited.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_spoofed_forwarded_for_changes_nothing(base_url, tight_route):
+    _, path = tight_route
+    codes = [requests.get(base_url + path, timeout=10,
+                          headers={"X-Forwarded-For": f"203.0.113.{i}",
+                                   "Forwarded": f"for=198.51.100.{i}"}).status_code
+             for i in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+
+
+def test_trusted_proxy_keys_by_forwarded_address(instance, tight_route):
+    _, path = tight_route
+    proxy = instance({"TRUSTED_PROXIES": "127.0.0.1"})
+    for client in ("203.0.113.10", "203.0.113.11"):
+        codes = [requests.get(proxy.url + path, timeout=10,
+                              headers={"X-Forwarded-For": client}).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429], client
+
+
+def test_two_frontends_share_one_limit(base_url, instance, tight_route):
+    _, path = tight_route
+    other = instance()
+    urls = [base_url + path, other.url + path] * 10
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda u: requests.get(u, timeout=10).status_code, urls))
+    assert codes.count(200) == 3
+    assert codes.count(429) == 17
+
+
+def test_rejections_are_audited_as_rate_limited(base_url, tight_route):
+    name, path = tight_route
+    for _ in range(4):
+        requests.get(base_url + path, timeout=10)
+    assert psql(f"SELECT count(*) FROM namaskah.audit_log WHERE route = '{path}' "
+                "AND status = 429 AND outcome = 'rate_limited'") == "1"
+
+
+def test_failed_authentication_counts_against_the_address(instance):
+    proxy = instance({"TRUSTED_PROXIES": "127.0.0.1"})
+    client = "203.0.113.77"
+    psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 5 WHERE name = 'auth_failures'")
+    try:
+        codes = [requests.get(proxy.url + "/api/auth/me", timeout=10,
+                              headers={"X-Forwarded-For": client,
+                                       "Authorization": "Bearer not.a.token"}).status_code
+                 for _ in range(7)]
+    finally:
+        psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 1000000 WHERE name = 'auth_failures';"
+             "DELETE FROM namaskah.rate_limit_state WHERE policy = 'auth_failures'")
+    assert codes == [401] * 5 + [429, 429]
