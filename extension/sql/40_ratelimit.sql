@@ -40,11 +40,13 @@ VALUES
     ('auth_login', 'sliding_window', 20, 900, NULL, 1, 'client',
      'Login attempts: 20 per 15 minutes per client address'),
     ('auth_login_account', 'gcra', 10, 900, NULL, 1, 'user',
-     'Login attempts: 10 per 15 minutes per account name, whatever the address');
+     'Login attempts: 10 per 15 minutes per account name, whatever the address'),
+    ('auth_failures', 'sliding_window', 60, 60, NULL, 1, 'client',
+     'Failed bearer-token authentication: 60 a minute per client address, then 429');
 
 -- pg_dump keeps operator-made policies (built-ins come with the extension).
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
-    $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account')$$);
+    $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account', 'auth_failures')$$);
 
 -- State: one row per (policy, key). The meaning of t_us/n/n_prev depends on
 -- the policy's algorithm (see core/nk_ratelimit.h):

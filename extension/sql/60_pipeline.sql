@@ -230,12 +230,6 @@ END
 $$;
 ALTER FUNCTION @extschema@.ready(jsonb) OWNER TO namaskah_owner;
 
--- Failed authentication (no or a bad bearer token) is throttled per client
--- address: 60 failures a minute, then 429 until the window slides on.
-INSERT INTO @extschema@.rate_limit_policies (name, algorithm, "limit", window_seconds, scope, description)
-VALUES ('auth_failures', 'sliding_window', 60, 60, 'client',
-        'Failed bearer-token authentication per client address');
-
 -- Route lookup: the most specific template (most literal segments) wins.
 -- Returns no row for an unknown path; allowed lists the methods of the path.
 CREATE FUNCTION @extschema@.match_route(method text, path text,
@@ -443,7 +437,7 @@ BEGIN
                 'rate_limited', 'Too many failed authentication attempts; retry after the time in Retry-After.',
                 path, request_id, route_label, @extschema@.rate_limit_headers('auth_failures',
                     60, false, limited."limit", limited.remaining, limited.reset_after,
-                    limited.retry_after));
+                    limited.retry_after), '{"policy": "auth_failures"}');
             RETURN;
         END IF;
         token := substring(request_headers->>'authorization'
@@ -483,7 +477,8 @@ BEGIN
         IF NOT limited.allowed THEN
             SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
                 'rate_limited', 'Too many requests; retry after the time in Retry-After.',
-                path, request_id, route_label, limit_headers);
+                path, request_id, route_label, limit_headers,
+                jsonb_build_object('policy', policy.name));
             RETURN;
         END IF;
     END IF;
@@ -549,7 +544,8 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'NK429' THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
             'rate_limited', 'Too many requests; retry after the time in Retry-After.',
-            path, request_id, route_label, limit_headers);
+            path, request_id, route_label, limit_headers,
+            jsonb_build_object('policy', policy.name));
         RETURN;
     END;
 

@@ -271,7 +271,10 @@ BEGIN
             (extract(epoch FROM clock_timestamp() - started) * 1000)::int,
             @extschema@.mask_jsonb(jsonb_build_object(
                 'path', @extschema@.sanitize_log(path, 256),
-                'user_agent', @extschema@.sanitize_log(request_headers->>'user-agent', 256))));
+                'user_agent', @extschema@.sanitize_log(request_headers->>'user-agent', 256))
+                || CASE WHEN status = 429
+                        THEN jsonb_build_object('policy', body::jsonb->>'policy')
+                        ELSE '{}' END));
     END IF;
 END
 $$;
@@ -301,6 +304,11 @@ CREATE TABLE @extschema@.security_events (
     PRIMARY KEY (type, actor, minute)
 );
 CREATE INDEX security_events_minute_idx ON @extschema@.security_events (minute);
+CREATE TABLE @extschema@.rate_limited_totals (
+    policy text PRIMARY KEY,
+    total bigint NOT NULL DEFAULT 0
+);
+ALTER TABLE @extschema@.rate_limited_totals OWNER TO namaskah_auditor;
 CREATE TABLE @extschema@.security_rollup_state (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     last_id bigint NOT NULL DEFAULT 0
@@ -359,7 +367,14 @@ BEGIN
     totals AS (
         INSERT INTO @extschema@.security_event_totals AS t (type, reason, total)
         SELECT type, outcome, count(*) FROM typed GROUP BY type, outcome
-        ON CONFLICT (type, reason) DO UPDATE SET total = t.total + excluded.total)
+        ON CONFLICT (type, reason) DO UPDATE SET total = t.total + excluded.total),
+    limited AS (
+        INSERT INTO @extschema@.rate_limited_totals AS t (policy, total)
+        SELECT coalesce(a.details->>'policy', 'unknown'), count(*)
+        FROM @extschema@.audit_log a
+        WHERE a.id > start_id AND a.id <= end_id AND a.status = 429
+        GROUP BY 1
+        ON CONFLICT (policy) DO UPDATE SET total = t.total + excluded.total)
     INSERT INTO @extschema@.security_events AS e (type, actor, minute, count, reasons)
     SELECT type, actor, minute, sum(n), jsonb_object_agg(outcome, n)
     FROM (SELECT type, actor, minute, outcome, count(*) AS n FROM typed
@@ -377,3 +392,38 @@ ALTER FUNCTION @extschema@.security_rollup() OWNER TO namaskah_auditor;
 
 GRANT EXECUTE ON FUNCTION @extschema@.audit_append(text, text, text, text, int, text, int, jsonb)
     TO namaskah_owner;
+
+-- GET /internal/metrics: the database's counters for namaskahd's /metrics
+-- (several frontends, one truth). Only namaskahd itself calls this path: it
+-- forwards nothing outside /api/ and /health/ready from clients.
+CREATE FUNCTION @extschema@.internal_metrics(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@.security_rollup();
+    RETURN jsonb_build_object(
+        'auth_failures', coalesce((SELECT jsonb_agg(jsonb_build_object('reason', t.reason, 'total', t.total)
+                                                    ORDER BY t.reason)
+                                   FROM @extschema@.security_event_totals t
+                                   WHERE t.type IN ('auth_failure', 'lockout')), '[]'),
+        'rate_limited', coalesce((SELECT jsonb_agg(jsonb_build_object('policy', t.policy, 'total', t.total)
+                                                   ORDER BY t.policy)
+                                  FROM @extschema@.rate_limited_totals t), '[]'),
+        'security_events', coalesce((SELECT jsonb_agg(jsonb_build_object('type', g.type, 'total', g.total)
+                                                      ORDER BY g.type)
+                                     FROM (SELECT t.type, sum(t.total) AS total
+                                           FROM @extschema@.security_event_totals t
+                                           GROUP BY t.type) g), '[]'),
+        'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'namaskah'),
+        'signing_keys', (SELECT count(*) FROM @extschema@.signing_keys k WHERE k.retired_at IS NULL));
+END
+$$;
+ALTER FUNCTION @extschema@.internal_metrics(jsonb) OWNER TO namaskah_owner;
+GRANT SELECT ON @extschema@.security_event_totals, @extschema@.rate_limited_totals,
+    @extschema@.security_events TO namaskah_owner;
+
+INSERT INTO @extschema@.routes (method, path_template, target, auth, rate_limit_policy, description)
+VALUES ('GET', '/internal/metrics', '@extschema@.internal_metrics(jsonb)', 'public', 'none',
+        'Database counters for namaskahd /metrics (never forwarded from clients)');
