@@ -124,7 +124,7 @@ static size_t
 escape_units(unit_fn fn, char *out, size_t out_size, const char *in,
              size_t in_len)
 {
-    const unsigned char *p = (const unsigned char *) in;
+    const unsigned char *p = (const unsigned char *)in;
     size_t need = 0, pos = 0, i = 0, ulen, used;
     int full = 0; /* set once a unit did not fit: write nothing more */
     char unit[NK_JSON_UNIT_MAX];

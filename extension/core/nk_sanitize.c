@@ -71,7 +71,7 @@ nk_utf8_decode(const unsigned char *s, size_t len, unsigned int *cp)
 int
 nk_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, n;
     unsigned int cp;
 
@@ -102,8 +102,7 @@ hex_escape(char *unit, const char *prefix, unsigned int value, int digits)
  * *consumed to the input bytes it stands for and returns its length.
  */
 static size_t
-sanitize_unit(const unsigned char *in, size_t len, char *unit,
-              size_t *consumed)
+sanitize_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
 {
     unsigned int cp;
     size_t n = nk_utf8_decode(in, len, &cp);
@@ -140,7 +139,7 @@ sanitize_unit(const unsigned char *in, size_t len, char *unit,
 size_t
 nk_sanitize_log(char *out, size_t out_size, const char *in, size_t in_len)
 {
-    const unsigned char *p = (const unsigned char *) in;
+    const unsigned char *p = (const unsigned char *)in;
     const size_t mlen = sizeof(NK_SANITIZE_TRUNCATED) - 1;
     size_t cap, safe_limit, safe = 0, pos = 0, i = 0, ulen, used;
     int use_marker;
