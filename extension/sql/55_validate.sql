@@ -3,7 +3,9 @@
 -- Each endpoint declares the body it accepts as a small schema:
 --   {"email": {"type": "string", "required": true, "max_length": 254, "format": "email"}, ...}
 -- types: string, integer, boolean; formats: email, e164, uuid, text (printable,
--- no control characters). Fields not declared are refused ("unexpected"), so
+-- no control characters); "pattern" (a regular expression) and "enum" (a
+-- list of allowed strings) and "multiline" (true: line breaks and tabs
+-- allowed, other control characters still refused) for strings; "minimum"/"maximum" for integers. Fields not declared are refused ("unexpected"), so
 -- mass assignment (a "role" in a registration) cannot happen. The result is
 -- the list of errors [{"field", "code"}] — values are never echoed.
 
@@ -40,7 +42,9 @@ BEGIN
                 code := 'too_short';
             ELSIF char_length(value #>> '{}') > coalesce((rule->>'max_length')::int, 1000) THEN
                 code := 'too_long';
-            ELSIF NOT @extschema@.is_printable_text(value #>> '{}', 100000) THEN
+            ELSIF NOT @extschema@.is_printable_text(CASE WHEN (rule->>'multiline')::boolean
+                    THEN translate(value #>> '{}', E'\n\r\t', '   ') ELSE value #>> '{}' END,
+                    100000) THEN
                 code := 'invalid_characters';
             ELSIF rule->>'format' = 'email' AND NOT @extschema@.is_valid_email(value #>> '{}') THEN
                 code := 'format';
@@ -50,6 +54,8 @@ BEGIN
                 code := 'format';
             ELSIF rule ? 'pattern' AND (value #>> '{}') !~ (rule->>'pattern') THEN
                 code := 'pattern';
+            ELSIF rule ? 'enum' AND NOT (rule->'enum') ? (value #>> '{}') THEN
+                code := 'enum';
             END IF;
         ELSIF rule->>'type' = 'integer' THEN
             IF jsonb_typeof(value) <> 'number' OR (value #>> '{}') !~ '^-?[0-9]{1,15}$' THEN
@@ -85,5 +91,36 @@ BEGIN
 END
 $$;
 
+-- For endpoints: the same schema language for the decoded query string
+-- (namaskah.parse_query: every value a string). Integer parameters are
+-- accepted as decimal digits; anything else is a 'type' error. 400
+-- invalid_query with the errors, or nothing.
+CREATE FUNCTION @extschema@.validate_query(query jsonb, schema jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    typed jsonb := '{}';
+    field text;
+    value jsonb;
+    errors jsonb;
+BEGIN
+    FOR field, value IN SELECT key, v FROM jsonb_each(coalesce(query, '{}')) AS q(key, v) LOOP
+        IF schema->field->>'type' = 'integer' AND jsonb_typeof(value) = 'string'
+           AND (value #>> '{}') ~ '^-?[0-9]{1,15}$' THEN
+            value := to_jsonb((value #>> '{}')::bigint);
+        END IF;
+        typed := typed || jsonb_build_object(field, value);
+    END LOOP;
+    errors := @extschema@.body_errors(typed, schema);
+    IF jsonb_array_length(errors) > 0 THEN
+        PERFORM @extschema@.raise_problem(400, 'invalid_query',
+            'The query parameters are invalid.', jsonb_build_object('errors', errors));
+    END IF;
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION @extschema@.body_errors(jsonb, jsonb),
-    @extschema@.validate_body(jsonb, jsonb) TO namaskah_api;
+    @extschema@.validate_body(jsonb, jsonb),
+    @extschema@.validate_query(jsonb, jsonb) TO namaskah_api;

@@ -1,0 +1,523 @@
+-- namaskah 2.4.0 install script, part 80: verifications and number providers.
+--
+-- A verification rents a phone number from a provider for one service
+-- ("telegram") until the SMS code arrives (part 82, the signed webhook), the
+-- user cancels, or it expires (setting verification.ttl_minutes, default 20).
+--
+--   POST /api/verifications              {service, country?} -> 201 verification
+--   GET  /api/verifications              own only; limit, cursor, status
+--   GET  /api/verifications/{id}         someone else's or malformed id -> 404
+--   POST /api/verifications/{id}/cancel  pending -> cancelled (else 409)
+--
+-- namaskah.verifications has row-level security: the endpoints run as
+-- namaskah_api and see, insert and update only the rows of the verified
+-- subject. What must look past that (choosing a free number, completing a
+-- verification from a provider callback) runs in narrow SECURITY DEFINER
+-- functions owned by namaskah_owner.
+--
+-- Locking: creation sweeps expired rows (FOR UPDATE SKIP LOCKED: never waits
+-- on them) and draws from the sandbox number sequence; cancel locks its one
+-- row (FOR UPDATE). The endpoints that lock carry lock_timeout = 2s, so a
+-- stuck row answers 503 instead of holding a connection.
+--
+-- Providers: docs/providers.md. Expiry: rows past expires_at are turned into
+-- 'expired' lazily when their owner reads them, when a number is allocated,
+-- and by namaskah.expire_verifications() (operators, cron).
+
+INSERT INTO @extschema@.settings (name, value, description) VALUES
+    ('verification.ttl_minutes', '20', 'minutes a verification stays pending before it expires');
+
+-- ---- providers ----------------------------------------------------------------
+
+-- The adapter interface (docs/providers.md):
+--   allocate_fn(service text, country text) RETURNS text
+--       a free E.164 number for that service and country, or NULL when none
+--       is available; called as namaskah_owner inside the request's
+--       transaction, so it must not block for long.
+--   release_fn(phone_number text, verification_id uuid) RETURNS void
+--       optional; called once when a verification leaves 'pending'
+--       (completed, cancelled or expired), so the provider can free the number.
+-- countries lists the ISO 3166-1 alpha-2 codes served; the enabled provider
+-- with the lowest priority that serves the country is used.
+CREATE TABLE @extschema@.providers (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,31}$'),
+    allocate_fn regprocedure NOT NULL,
+    release_fn regprocedure,
+    countries text[] NOT NULL CHECK (countries <> '{}'),
+    priority int NOT NULL DEFAULT 100,
+    enabled boolean NOT NULL DEFAULT true,
+    description text
+);
+ALTER TABLE @extschema@.providers OWNER TO namaskah_owner;
+COMMENT ON TABLE @extschema@.providers IS
+    'Phone-number providers: allocate_fn(service text, country text) -> E.164 text or NULL; release_fn(phone text, verification uuid) optional';
+
+-- The sandbox provider: numbers +1 555 010 0000 .. +1 555 010 9999 (the
+-- 555-01xx block is reserved for fiction), handed out round robin, skipping
+-- numbers held by a pending verification. Everything runs offline.
+CREATE SEQUENCE @extschema@.sandbox_number_seq MINVALUE 0 MAXVALUE 9999 START 0 CYCLE;
+ALTER SEQUENCE @extschema@.sandbox_number_seq OWNER TO namaskah_owner;
+
+CREATE FUNCTION @extschema@.sandbox_allocate(service text, country text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidate text;
+BEGIN
+    -- At most a few hundred tries: a full block is 'no number available',
+    -- not a long scan.
+    FOR i IN 1..200 LOOP
+        candidate := '+1555010' || lpad(nextval('@extschema@.sandbox_number_seq')::text, 4, '0');
+        IF NOT EXISTS (SELECT FROM @extschema@.verifications v
+                       WHERE v.phone_number = candidate AND v.status = 'pending') THEN
+            RETURN candidate;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+ALTER FUNCTION @extschema@.sandbox_allocate(text, text) OWNER TO namaskah_owner;
+
+-- ---- verifications -----------------------------------------------------------
+
+CREATE TABLE @extschema@.verifications (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES @extschema@.users (id) ON DELETE CASCADE,
+    service text NOT NULL CHECK (service ~ '^[a-z0-9][a-z0-9_.-]{0,31}$'),
+    country text NOT NULL CHECK (country ~ '^[A-Z]{2}$'),
+    phone_number text NOT NULL CHECK (phone_number ~ '^\+[1-9][0-9]{7,14}$'),
+    provider text NOT NULL REFERENCES @extschema@.providers (name),
+    status text NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'completed', 'cancelled', 'expired')),
+    code text CHECK (code ~ '^[0-9]{4,8}$'),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    completed_at timestamptz,
+    cancelled_at timestamptz,
+    CHECK ((status = 'completed') = (completed_at IS NOT NULL AND code IS NOT NULL)),
+    CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL))
+);
+ALTER TABLE @extschema@.verifications OWNER TO namaskah_owner;
+ALTER TABLE @extschema@.verifications ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE @extschema@.verifications IS
+    'Rented numbers awaiting an SMS code; row-level security: an API caller sees only its own rows';
+
+-- Keyset pagination of a user's list, newest first.
+CREATE INDEX verifications_user_page ON @extschema@.verifications
+    (user_id, created_at DESC, id DESC);
+-- A number belongs to at most one pending verification: the webhook finds
+-- the verification by the number the SMS was sent to.
+CREATE UNIQUE INDEX verifications_pending_number ON @extschema@.verifications
+    (phone_number) WHERE status = 'pending';
+CREATE INDEX verifications_pending_expiry ON @extschema@.verifications
+    (expires_at) WHERE status = 'pending';
+
+CREATE POLICY verifications_own_select ON @extschema@.verifications
+    FOR SELECT TO namaskah_api
+    USING (user_id = @extschema@.request_subject());
+CREATE POLICY verifications_own_insert ON @extschema@.verifications
+    FOR INSERT TO namaskah_api
+    WITH CHECK (user_id = @extschema@.request_subject() AND status = 'pending');
+CREATE POLICY verifications_own_update ON @extschema@.verifications
+    FOR UPDATE TO namaskah_api
+    USING (user_id = @extschema@.request_subject())
+    WITH CHECK (user_id = @extschema@.request_subject()
+                AND status IN ('pending', 'cancelled', 'expired'));
+GRANT SELECT ON @extschema@.verifications TO namaskah_api;
+GRANT INSERT (user_id, service, country, phone_number, provider, expires_at)
+    ON @extschema@.verifications TO namaskah_api;
+GRANT UPDATE (status, cancelled_at) ON @extschema@.verifications TO namaskah_api;
+
+-- Status changes only leave 'pending': completed, cancelled and expired are
+-- final, whoever updates (endpoint, webhook, operator).
+CREATE FUNCTION @extschema@.verifications_transition()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status AND OLD.status <> 'pending' THEN
+        RAISE EXCEPTION 'verification % is %, not pending', OLD.id, OLD.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.id <> OLD.id OR NEW.user_id <> OLD.user_id
+       OR NEW.phone_number <> OLD.phone_number OR NEW.provider <> OLD.provider THEN
+        RAISE EXCEPTION 'the identity of verification % cannot change', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+ALTER FUNCTION @extschema@.verifications_transition() OWNER TO namaskah_owner;
+CREATE TRIGGER verifications_transition BEFORE UPDATE ON @extschema@.verifications
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.verifications_transition();
+
+-- When a verification leaves 'pending', its provider may free the number.
+-- SECURITY DEFINER: the endpoint role cannot call provider functions itself.
+CREATE FUNCTION @extschema@.verifications_release()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn record;
+BEGIN
+    SELECT n.nspname, p.proname INTO fn
+    FROM @extschema@.providers pr
+    JOIN pg_proc p ON p.oid = pr.release_fn::oid
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE pr.name = NEW.provider;
+    IF FOUND THEN
+        EXECUTE format('SELECT %I.%I($1, $2)', fn.nspname, fn.proname)
+            USING NEW.phone_number, NEW.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+ALTER FUNCTION @extschema@.verifications_release() OWNER TO namaskah_owner;
+CREATE TRIGGER verifications_release AFTER UPDATE OF status ON @extschema@.verifications
+    FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status <> 'pending')
+    EXECUTE FUNCTION @extschema@.verifications_release();
+
+INSERT INTO @extschema@.providers (name, allocate_fn, release_fn, countries, priority, description)
+VALUES ('sandbox', '@extschema@.sandbox_allocate(text, text)', NULL, '{US,CA}', 1000,
+        'Offline test numbers +1 555 010 xxxx; codes arrive through signed webhooks sent by hand');
+
+-- ---- expiry ---------------------------------------------------------------------
+
+-- expire_verifications(): every pending verification past expires_at becomes
+-- 'expired'; returns how many. For operators (cron) and the allocator; not
+-- granted to the API roles.
+CREATE FUNCTION @extschema@.expire_verifications()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- SKIP LOCKED: concurrent sweeps (every allocation runs one) share the
+    -- work instead of queueing behind each other's row locks.
+    UPDATE @extschema@.verifications v SET status = 'expired'
+    WHERE v.id IN (SELECT x.id FROM @extschema@.verifications x
+                   WHERE x.status = 'pending' AND x.expires_at <= now()
+                   FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+ALTER FUNCTION @extschema@.expire_verifications() OWNER TO namaskah_owner;
+COMMENT ON FUNCTION @extschema@.expire_verifications() IS
+    'Turns every pending verification past expires_at into expired; returns the count (operators)';
+
+-- expire_own_verifications(): the same for the caller's own rows, run as the
+-- caller (row-level security limits it to the verified subject).
+CREATE FUNCTION @extschema@.expire_own_verifications()
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE @extschema@.verifications v SET status = 'expired'
+    WHERE v.user_id = @extschema@.request_subject()
+      AND v.status = 'pending' AND v.expires_at <= now()
+$$;
+
+-- ---- allocation -----------------------------------------------------------------
+
+-- allocate_number(service, country): (provider, phone_number) from the first
+-- enabled provider serving the country. 422 no_provider when none serves it,
+-- 503 no_numbers_available when the providers have no free number.
+CREATE FUNCTION @extschema@.allocate_number(service text, country text,
+    OUT provider text, OUT phone_number text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    p record;
+    served boolean := false;
+BEGIN
+    -- Numbers of verifications that ran out go back to the pool first.
+    PERFORM @extschema@.expire_verifications();
+    FOR p IN
+        SELECT pr.name, n.nspname, pp.proname
+        FROM @extschema@.providers pr
+        JOIN pg_proc pp ON pp.oid = pr.allocate_fn::oid
+        JOIN pg_namespace n ON n.oid = pp.pronamespace
+        WHERE pr.enabled AND $2 = ANY (pr.countries)
+        ORDER BY pr.priority, pr.name
+    LOOP
+        served := true;
+        EXECUTE format('SELECT %I.%I($1, $2)', p.nspname, p.proname)
+            INTO phone_number USING $1, $2;
+        IF phone_number IS NOT NULL THEN
+            IF phone_number !~ '^\+[1-9][0-9]{7,14}$' THEN
+                RAISE EXCEPTION 'provider % returned a number that is not E.164', p.name
+                    USING ERRCODE = 'data_exception';
+            END IF;
+            provider := p.name;
+            RETURN;
+        END IF;
+    END LOOP;
+    IF NOT served THEN
+        PERFORM @extschema@.raise_problem(422, 'country_not_supported',
+            'No provider serves this country.');
+    END IF;
+    PERFORM @extschema@.raise_problem(503, 'no_numbers_available',
+        'No phone number is available right now; retry later.');
+END
+$$;
+ALTER FUNCTION @extschema@.allocate_number(text, text) OWNER TO namaskah_owner;
+
+-- ---- helpers for the endpoints ----------------------------------------------------
+
+-- Timestamps in responses: RFC 3339 in UTC with microseconds, whatever the
+-- session's TimeZone.
+CREATE FUNCTION @extschema@.json_time(ts timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+-- Opaque keyset cursors: base64url (no padding) of "<epoch microseconds>.<uuid>".
+CREATE FUNCTION @extschema@.page_cursor(ts timestamptz, id uuid)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT rtrim(translate(encode(convert_to(
+        (extract(epoch FROM $1) * 1000000)::bigint::text || '.' || $2::text,
+        'UTF8'), 'base64'), E'+/\n', '-_'), '=')
+$$;
+
+-- The (ts, id) of a cursor; 400 invalid_query (field "cursor") when it is
+-- not one this API produced.
+CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b64 text;
+    plain text;
+    parts text[];
+BEGIN
+    IF cursor ~ '^[A-Za-z0-9_-]{8,96}$' THEN
+        b64 := translate(cursor, '-_', '+/');
+        b64 := b64 || repeat('=', (4 - length(b64) % 4) % 4);
+        BEGIN
+            plain := convert_from(decode(b64, 'base64'), 'UTF8');
+        EXCEPTION WHEN data_exception OR character_not_in_repertoire
+                    OR untranslatable_character THEN
+            plain := NULL;
+        END;
+        parts := regexp_match(plain,
+            '^(-?[0-9]{1,18})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$');
+    END IF;
+    IF parts IS NULL THEN
+        PERFORM @extschema@.raise_problem(400, 'invalid_query',
+            'The query parameters are invalid.',
+            '{"errors": [{"field": "cursor", "code": "format"}]}');
+    END IF;
+    ts := timestamptz 'epoch' + (parts[1] || ' microseconds')::interval;
+    id := parts[2]::uuid;
+END
+$$;
+
+-- The public shape of a verification: what every endpoint returns.
+CREATE FUNCTION @extschema@.verification_json(v @extschema@.verifications)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'id', v.id, 'service', v.service, 'country', v.country,
+        'phone_number', v.phone_number, 'provider', v.provider,
+        -- a row not yet swept by expiry still reads as expired
+        'status', CASE WHEN v.status = 'pending' AND v.expires_at <= now()
+                       THEN 'expired' ELSE v.status END,
+        'code', v.code,
+        'created_at', @extschema@.json_time(v.created_at),
+        'expires_at', @extschema@.json_time(v.expires_at),
+        'completed_at', @extschema@.json_time(v.completed_at),
+        'cancelled_at', @extschema@.json_time(v.cancelled_at))
+$$;
+
+-- The {id} path parameter: a uuid, or the same 404 as a missing row (so a
+-- malformed id says nothing more than an unknown one).
+CREATE FUNCTION @extschema@.id_param(req jsonb)
+RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT coalesce(req->'params'->>'id', '') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        PERFORM @extschema@.raise_problem(404, 'not_found', 'The resource does not exist.');
+    END IF;
+    RETURN lower(req->'params'->>'id')::uuid;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION @extschema@.expire_own_verifications(),
+    @extschema@.allocate_number(text, text),
+    @extschema@.json_time(timestamptz),
+    @extschema@.page_cursor(timestamptz, uuid),
+    @extschema@.page_cursor_parse(text),
+    @extschema@.verification_json(@extschema@.verifications),
+    @extschema@.id_param(jsonb) TO namaskah_api;
+
+-- ---- endpoints --------------------------------------------------------------------
+
+CREATE FUNCTION api.verifications_create(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    b jsonb := req->'body';
+    subject uuid := namaskah.request_subject();
+    number record;
+    created namaskah.verifications;
+BEGIN
+    PERFORM namaskah.validate_body(b, '{
+        "service": {"type": "string", "required": true, "min_length": 1, "max_length": 32,
+                    "pattern": "^[a-z0-9][a-z0-9_.-]{0,31}$"},
+        "country": {"type": "string", "min_length": 2, "max_length": 2, "pattern": "^[A-Z]{2}$"}}');
+    IF subject IS NULL THEN
+        PERFORM namaskah.raise_problem(401, 'missing_token', 'A bearer token is required.');
+    END IF;
+    SELECT * INTO number FROM namaskah.allocate_number(b->>'service', coalesce(b->>'country', 'US'));
+    INSERT INTO namaskah.verifications (user_id, service, country, phone_number,
+                                        provider, expires_at)
+    VALUES (subject, b->>'service', coalesce(b->>'country', 'US'), number.phone_number,
+            number.provider, now() + make_interval(mins =>
+                namaskah.setting('verification.ttl_minutes', '20')::int))
+    RETURNING * INTO created;
+    PERFORM namaskah.set_response_status(201);
+    RETURN namaskah.verification_json(created);
+END
+$$;
+
+CREATE FUNCTION api.verifications_list(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    q jsonb := req->'query';
+    page_size int;
+    after record;
+    r namaskah.verifications;
+    items jsonb := '[]';
+    n int := 0;
+    next_cursor text;
+    last_cursor text;
+BEGIN
+    PERFORM namaskah.validate_query(q, '{
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+        "cursor": {"type": "string", "max_length": 96},
+        "status": {"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]}}');
+    page_size := coalesce((q->>'limit')::int, 20);
+    IF q ? 'cursor' THEN
+        SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
+    ELSE
+        SELECT NULL::timestamptz AS ts, NULL::uuid AS id INTO after;
+    END IF;
+    PERFORM namaskah.expire_own_verifications();
+    -- One row more than the page tells whether another page follows.
+    FOR r IN
+        SELECT v.* FROM namaskah.verifications v
+        WHERE v.user_id = namaskah.request_subject()
+          AND (q->>'status' IS NULL OR v.status = q->>'status')
+          AND (after.ts IS NULL OR (v.created_at, v.id) < (after.ts, after.id))
+        ORDER BY v.created_at DESC, v.id DESC
+        LIMIT page_size + 1
+    LOOP
+        n := n + 1;
+        IF n > page_size THEN
+            next_cursor := last_cursor;
+            EXIT;
+        END IF;
+        items := items || jsonb_build_array(namaskah.verification_json(r));
+        last_cursor := namaskah.page_cursor(r.created_at, r.id);
+    END LOOP;
+    RETURN jsonb_build_object('items', items, 'next_cursor', next_cursor);
+END
+$$;
+
+CREATE FUNCTION api.verifications_get(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    want uuid := namaskah.id_param(req);
+    found_row namaskah.verifications;
+BEGIN
+    PERFORM namaskah.expire_own_verifications();
+    SELECT * INTO found_row FROM namaskah.verifications v
+    WHERE v.id = want AND v.user_id = namaskah.request_subject();
+    IF NOT FOUND THEN
+        PERFORM namaskah.raise_problem(404, 'not_found', 'The resource does not exist.');
+    END IF;
+    RETURN namaskah.verification_json(found_row);
+END
+$$;
+
+CREATE FUNCTION api.verifications_cancel(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    want uuid := namaskah.id_param(req);
+    found_row namaskah.verifications;
+BEGIN
+    -- No body, or an empty object: nothing here can be assigned.
+    IF coalesce(jsonb_typeof(req->'body'), 'null') <> 'null' THEN
+        PERFORM namaskah.validate_body(req->'body', '{}');
+    END IF;
+    SELECT * INTO found_row FROM namaskah.verifications v
+    WHERE v.id = want AND v.user_id = namaskah.request_subject()
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM namaskah.raise_problem(404, 'not_found', 'The resource does not exist.');
+    END IF;
+    IF found_row.status = 'pending' AND found_row.expires_at <= now() THEN
+        UPDATE namaskah.verifications v SET status = 'expired' WHERE v.id = want;
+        found_row.status := 'expired';
+    END IF;
+    IF found_row.status <> 'pending' THEN
+        PERFORM namaskah.raise_problem(409, 'verification_not_pending',
+            'Only a pending verification can be cancelled; this one is '
+            || found_row.status || '.');
+    END IF;
+    UPDATE namaskah.verifications v SET status = 'cancelled', cancelled_at = now()
+    WHERE v.id = want
+    RETURNING * INTO found_row;
+    RETURN namaskah.verification_json(found_row);
+END
+$$;
+
+ALTER FUNCTION api.verifications_create(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.verifications_list(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.verifications_get(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.verifications_cancel(jsonb) OWNER TO namaskah_api;
+
+INSERT INTO @extschema@.routes (method, path_template, target, auth, rate_limit_policy, description) VALUES
+    ('POST', '/api/verifications', 'api.verifications_create(jsonb)', 'bearer', NULL,
+     'Rent a number for a service and wait for its SMS code'),
+    ('GET', '/api/verifications', 'api.verifications_list(jsonb)', 'bearer', NULL,
+     'The caller''s verifications, newest first, keyset paginated'),
+    ('GET', '/api/verifications/{id}', 'api.verifications_get(jsonb)', 'bearer', NULL,
+     'One of the caller''s verifications'),
+    ('POST', '/api/verifications/{id}/cancel', 'api.verifications_cancel(jsonb)', 'bearer', NULL,
+     'Cancel a pending verification');
