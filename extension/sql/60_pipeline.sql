@@ -554,7 +554,7 @@ BEGIN
             err_status, err_code, err_text, path, request_id, route_label,
             limit_headers || CASE WHEN err_status = 503
                 THEN '{"Retry-After": "1"}'::jsonb
-                WHEN err_status = 401
+                WHEN err_status = 401 AND route.auth <> 'webhook'
                 THEN jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"')
                 ELSE '{}' END,
             CASE WHEN err_state ~ '^NK' AND coalesce(err_detail, '') <> ''
