@@ -5,8 +5,9 @@
  * parse_query turns a raw query string into a jsonb object of decoded
  * parameters, rejecting what an endpoint must never see: bad percent escapes,
  * invalid UTF-8, NUL or other control characters, and repeated parameters
- * (HTTP parameter pollution). Errors are 22023/22021 so the pipeline answers
- * 400.
+ * (HTTP parameter pollution). Errors are 22023 for a malformed query and
+ * 22021 / 22P05 for invalid UTF-8 / control characters (the pipeline answers
+ * 400 invalid_query or invalid_encoding).
  */
 #include "postgres.h"
 
@@ -43,7 +44,7 @@ decode_component(const char *start, size_t len, const char *what)
     for (i = 0; i < n; i++)
         if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
             ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    (errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
                      errmsg("query %s contains a control character", what)));
     return out;
 }

@@ -404,9 +404,11 @@ BEGIN
     BEGIN
         query_params := @extschema@.parse_query(coalesce(query, ''));
     EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
-        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT;
+        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE;
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
-            'invalid_query', 'The query string is invalid: ' || err_message || '.',
+            CASE WHEN err_state IN ('22021', '22P05') THEN 'invalid_encoding'
+                 ELSE 'invalid_query' END,
+            'The query string is invalid: ' || err_message || '.',
             path, request_id, route_label);
         RETURN;
     END;

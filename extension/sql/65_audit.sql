@@ -329,7 +329,7 @@ AS $$
         WHEN $1 = 401 THEN 'auth_failure'
         WHEN $1 = 429 THEN 'rate_limited'
         WHEN $1 = 403 THEN 'authorization_denied'
-        WHEN $2 IN ('invalid_encoding', 'invalid_query') THEN 'injection_attempt'
+        WHEN $2 = 'invalid_encoding' THEN 'injection_attempt'
         WHEN $1 = 400 THEN 'validation_failure'
         END
 $$;
