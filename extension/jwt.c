@@ -1,0 +1,1281 @@
+/*
+ * jwt.c — JWT in SQL: the pgjwt-compatible functions (url_encode, url_decode,
+ * algorithm_sign, sign, verify), the signing-key cache, token issuing and the
+ * strict verifier the request pipeline calls on every authenticated request.
+ *
+ * The pure work (base64url, HMAC, JSON scanning, claim checks) is in
+ * core/nk_base64url.c and core/nk_jwt.c; this file adds PostgreSQL types,
+ * tables and errors.
+ *
+ * Caching: signing keys (with their precomputed HMAC states) and the jwt.*
+ * settings are loaded once per backend and kept until the keys table or the
+ * settings table changes. Plain DML sends no relcache invalidation, so a
+ * statement trigger on both tables (namaskah.jwt_cache_invalidate) asks for
+ * one; every backend's relcache callback then drops its copy and reloads on
+ * the next call.
+ *
+ * Payload memory: a token comes with every request for hours, so each
+ * backend remembers, per payload segment (exact base64url bytes), the parsed
+ * claims, their jsonb and the revocation generation they were last found
+ * "not revoked" at. A token seen again still has its size, header, key and
+ * signature checked (stage 1 of core/nk_jwt.c) and its times checked against
+ * the clock; only the payload decode, JSON scan, jsonb parse and, while no
+ * revocation changed, the two index probes are skipped. The two revocation
+ * tables carry the same trigger, and each change bumps a per-backend
+ * generation. Invalidations are read at every transaction start, so a
+ * revocation committed before a request's transaction begins is always
+ * seen. The probes use a fresh snapshot taken after reading pending
+ * invalidations, so no entry is remembered as "not revoked" against a
+ * snapshot older than the generation it carries.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_proc.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include <openssl/crypto.h>
+
+#include "nk_base64url.h"
+#include "nk_jwt.h"
+
+#define NK_SCHEMA "namaskah"
+#define MAX_KEYS 64
+
+typedef struct cached_key {
+    char kid[NK_JWT_ID_MAX + 1];
+    nk_jwt_alg alg;
+    bool retired;
+    TimestampTz retired_at;
+    nk_hmac_key *hk;
+} cached_key;
+
+typedef struct jwt_config {
+    int expire_minutes;
+    int grace_minutes;
+    double leeway;
+    char issuer[256];
+    char audience[256];
+} jwt_config;
+
+typedef struct vcache_entry vcache_entry;
+
+/* verify(): where the payload's nbf [0] and exp [1] were found. */
+typedef struct pgjwt_times {
+    bool fast; /* the strict scanner read the payload */
+    bool has[2];
+    nk_json_kind kind[2];
+    const char *val[2];
+    size_t len[2];
+} pgjwt_times;
+
+typedef struct lookup_ctx {
+    TimestampTz now;
+} lookup_ctx;
+
+static void register_callback(void);
+static void relcache_cb(Datum arg, Oid relid);
+static Oid our_relid(const char *name);
+static void ensure_oids(void);
+static void drop_keys(void);
+static void load_keys(void);
+static void load_config(void);
+static void ensure_caches(void);
+static void ensure_caches_as_owner(FunctionCallInfo fcinfo);
+static int setting_int(const char *value, int fallback, int lo, int hi);
+static nk_hmac_key *lookup_key(void *arg, const char *kid, size_t kid_len);
+static const cached_key *signing_key(void);
+static double to_unix(TimestampTz ts);
+static bool find_row(Oid relid, const char *key, Snapshot snap,
+                     TimestampTz *value);
+static bool is_revoked(const nk_jwt_claims *c, uint64 *checked_gen);
+static bool vcache_match(const vcache_entry *e, const char *seg, size_t len);
+static vcache_entry *vcache_slot(uint32 h);
+static vcache_entry *vcache_find(uint32 h, const char *seg, size_t len);
+static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, const char *seg,
+                                 size_t len, const nk_jwt_policy *pol);
+static nk_jwt_reason strict_claims(uint32 h, const char *seg, size_t len,
+                                   const nk_jwt_policy *pol, Datum *claims);
+static Datum reason_text(nk_jwt_reason r);
+static nk_jwt_alg pgjwt_alg(text *algorithm);
+static void pgjwt_bad_alg(void) pg_attribute_noreturn();
+static nk_hmac_key *pgjwt_key(nk_jwt_alg alg, text *secret);
+static text *pgjwt_mac_text(nk_jwt_alg alg, text *secret, const char *data,
+                            size_t len);
+static text *url_encode_bytes(const unsigned char *data, size_t len);
+static bytea *url_decode_text(text *in);
+static int pgjwt_member(void *arg, const nk_json_member *m);
+static Datum decode_json_part(bytea *raw, pgjwt_times *times);
+static int split_token(text *token, text **parts);
+static bool try_float8(text *t, float8 *out);
+static bool pgjwt_bound(Datum payload, const pgjwt_times *t, int which,
+                        TimestampTz *out);
+static int pgjwt_range_contains(Datum payload, bool payload_null,
+                                const pgjwt_times *t);
+static void secret_error(nk_secret_status st, nk_jwt_alg alg)
+    pg_attribute_noreturn();
+
+static bool callback_registered = false;
+static bool oids_valid = false;
+static Oid keys_relid = InvalidOid;
+static Oid settings_relid = InvalidOid;
+static Oid revoked_relid = InvalidOid;
+static Oid cutoff_relid = InvalidOid;
+
+static bool keys_valid = false;
+static cached_key keys[MAX_KEYS];
+static int nkeys = 0;
+
+static bool config_valid = false;
+static jwt_config config;
+
+/* pgjwt: the last secret used, with its precomputed HMAC state. */
+static nk_hmac_key *pgjwt_last_key = NULL;
+static char *pgjwt_last_secret = NULL;
+static size_t pgjwt_last_len = 0;
+static nk_jwt_alg pgjwt_last_alg = NK_JWT_ALG_INVALID;
+
+static unsigned char verify_scratch[NK_JWT_SCRATCH];
+static nk_jwt_header_memo header_memo;
+
+/*
+ * Payload memory, see the banner: 2-way set-associative by a hash of the
+ * payload segment, entries allocated on first use (at most VCACHE_SIZE, a
+ * few MB at worst per backend).
+ */
+#define VCACHE_SIZE 4096 /* a power of two */
+#define VCACHE_MAX_SEGMENT 2048
+struct vcache_entry {
+    uint64 config_gen;     /* 0: unused; else the config it was parsed at */
+    uint64 revocation_gen; /* 0: revocation not checked yet */
+    uint64 last_use;
+    char *segment;
+    size_t segment_len;
+    nk_jwt_claims claims;
+    Jsonb *jsonb;
+};
+
+static MemoryContext vcache_cxt = NULL;
+static vcache_entry *vcache[VCACHE_SIZE];
+static uint64 vcache_clock = 0;
+static uint64 config_gen = 1;
+static uint64 revocation_gen = 1;
+
+/* ---- caches -------------------------------------------------------------- */
+
+static void
+register_callback(void)
+{
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(relcache_cb, (Datum)0);
+        callback_registered = true;
+    }
+}
+
+/* InvalidOid means "everything"; a dropped table also lands here. */
+static void
+relcache_cb(Datum arg, Oid relid)
+{
+    if (relid == InvalidOid || relid == keys_relid)
+        keys_valid = false;
+    if (relid == InvalidOid || relid == settings_relid)
+        config_valid = false;
+    if (relid == InvalidOid || relid == revoked_relid || relid == cutoff_relid)
+        revocation_gen++;
+    if (relid == InvalidOid || relid == keys_relid || relid == settings_relid ||
+        relid == revoked_relid || relid == cutoff_relid)
+        oids_valid = false;
+}
+
+static Oid
+our_relid(const char *name)
+{
+    Oid nsp = get_namespace_oid(NK_SCHEMA, false);
+    Oid relid = get_relname_relid(name, nsp);
+
+    if (!OidIsValid(relid))
+        elog(ERROR, "relation %s.%s is missing", NK_SCHEMA, name);
+    return relid;
+}
+
+static void
+ensure_oids(void)
+{
+    register_callback();
+    if (oids_valid)
+        return;
+    keys_relid = our_relid("signing_keys");
+    settings_relid = our_relid("settings");
+    revoked_relid = our_relid("revoked_tokens");
+    cutoff_relid = our_relid("user_token_cutoff");
+    oids_valid = true;
+    /* Relation ids may have changed (extension re-created): reload all. */
+    keys_valid = false;
+    config_valid = false;
+}
+
+static void
+drop_keys(void)
+{
+    int i;
+
+    for (i = 0; i < nkeys; i++)
+        nk_hmac_key_free(keys[i].hk);
+    OPENSSL_cleanse(keys, sizeof(keys));
+    nkeys = 0;
+    keys_valid = false;
+}
+
+/* Newest first, so keys[] order is also the signing preference. */
+static void
+load_keys(void)
+{
+    uint64 i;
+
+    drop_keys();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT kid, algorithm, secret, retired_at"
+                    " FROM " NK_SCHEMA ".signing_keys"
+                    " ORDER BY created_at DESC, kid DESC",
+                    true, MAX_KEYS) != SPI_OK_SELECT)
+        elog(ERROR, "could not read signing keys");
+    for (i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        cached_key *k = &keys[nkeys];
+        char *kid = SPI_getvalue(tup, td, 1);
+        char *alg = SPI_getvalue(tup, td, 2);
+        bool isnull;
+        Datum sec = SPI_getbinval(tup, td, 3, &isnull);
+        Datum ret;
+        bytea *secret;
+
+        if (kid == NULL || alg == NULL || isnull || strlen(kid) > NK_JWT_ID_MAX)
+            continue;
+        secret = DatumGetByteaPP(sec);
+        strlcpy(k->kid, kid, sizeof(k->kid));
+        k->alg = nk_jwt_alg_from_name(alg, strlen(alg));
+        ret = SPI_getbinval(tup, td, 4, &isnull);
+        k->retired = !isnull;
+        k->retired_at = isnull ? 0 : DatumGetTimestampTz(ret);
+        k->hk =
+            nk_hmac_key_new(k->alg, (const unsigned char *)VARDATA_ANY(secret),
+                            VARSIZE_ANY_EXHDR(secret));
+        if (k->hk == NULL)
+            continue;
+        nkeys++;
+    }
+    SPI_finish();
+    keys_valid = true;
+}
+
+static int
+setting_int(const char *value, int fallback, int lo, int hi)
+{
+    char *end;
+    long v;
+
+    if (value == NULL)
+        return fallback;
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
+        return fallback;
+    return (int)v;
+}
+
+/* A bad value falls back to the default: verification must not raise. */
+static void
+load_config(void)
+{
+    char *expire = NULL, *grace = NULL, *leeway = NULL;
+    uint64 i;
+    MemoryContext caller = CurrentMemoryContext;
+
+    memset(&config, 0, sizeof(config));
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT name, value FROM " NK_SCHEMA ".settings"
+                    " WHERE name OPERATOR(pg_catalog.=) ANY (ARRAY["
+                    "'jwt.expire_minutes', 'jwt.key_grace_minutes',"
+                    " 'jwt.leeway_seconds', 'jwt.issuer', 'jwt.audience'])",
+                    true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read jwt settings");
+    for (i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        char *name = SPI_getvalue(tup, td, 1);
+        char *value = SPI_getvalue(tup, td, 2);
+        MemoryContext old = MemoryContextSwitchTo(caller);
+
+        if (value == NULL)
+            value = "";
+        if (strcmp(name, "jwt.expire_minutes") == 0)
+            expire = pstrdup(value);
+        else if (strcmp(name, "jwt.key_grace_minutes") == 0)
+            grace = pstrdup(value);
+        else if (strcmp(name, "jwt.leeway_seconds") == 0)
+            leeway = pstrdup(value);
+        else if (strcmp(name, "jwt.issuer") == 0)
+            strlcpy(config.issuer, value, sizeof(config.issuer));
+        else if (strcmp(name, "jwt.audience") == 0)
+            strlcpy(config.audience, value, sizeof(config.audience));
+        MemoryContextSwitchTo(old);
+    }
+    SPI_finish();
+    config.expire_minutes = setting_int(expire, 480, 1, 60 * 24 * 366);
+    config.grace_minutes =
+        setting_int(grace, config.expire_minutes + 5, 0, 60 * 24 * 366 * 2);
+    config.leeway = setting_int(leeway, 30, 0, 3600);
+    config_valid = true;
+    /* Remembered iss/aud verdicts were made under the old settings. */
+    config_gen++;
+}
+
+static void
+ensure_caches(void)
+{
+    ensure_oids();
+    if (!config_valid)
+        load_config();
+    if (!keys_valid)
+        load_keys();
+}
+
+/*
+ * jwt_verify_strict is not SECURITY DEFINER (see 30_jwt.sql), so a reload
+ * runs as the function's owner explicitly: the caller need not be able to
+ * read the keys table, and the reload queries qualify every name and
+ * operator, so the caller's search_path does not matter either.
+ */
+static void
+ensure_caches_as_owner(FunctionCallInfo fcinfo)
+{
+    Oid save_user, owner;
+    int save_sec;
+    HeapTuple tup;
+
+    if (oids_valid && config_valid && keys_valid)
+        return;
+    tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "cache lookup failed for function %u",
+             fcinfo->flinfo->fn_oid);
+    owner = ((Form_pg_proc)GETSTRUCT(tup))->proowner;
+    ReleaseSysCache(tup);
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    PG_TRY();
+    {
+        ensure_caches();
+    }
+    PG_FINALLY();
+    {
+        SetUserIdAndSecContext(save_user, save_sec);
+    }
+    PG_END_TRY();
+}
+
+static double
+to_unix(TimestampTz ts)
+{
+    /* timestamptz counts microseconds from 2000-01-01, Unix from 1970. */
+    return (double)(ts + ((int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+                          USECS_PER_DAY)) /
+           (double)USECS_PER_SEC;
+}
+
+/*
+ * A key verifies while active, and for grace_minutes after its retirement
+ * (measured on the verifier's clock), so tokens issued just before a
+ * rotation live out their lifetime.
+ */
+static nk_hmac_key *
+lookup_key(void *arg, const char *kid, size_t kid_len)
+{
+    lookup_ctx *ctx = arg;
+    int i;
+
+    for (i = 0; i < nkeys; i++) {
+        cached_key *k = &keys[i];
+
+        if (strlen(k->kid) != kid_len || memcmp(k->kid, kid, kid_len) != 0)
+            continue;
+        if (k->retired &&
+            ctx->now >= k->retired_at + (TimestampTz)config.grace_minutes *
+                                            USECS_PER_MINUTE)
+            return NULL;
+        return k->hk;
+    }
+    return NULL;
+}
+
+static const cached_key *
+signing_key(void)
+{
+    int i;
+
+    for (i = 0; i < nkeys; i++)
+        if (!keys[i].retired)
+            return &keys[i];
+    return NULL;
+}
+
+PG_FUNCTION_INFO_V1(namaskah_jwt_cache_invalidate);
+Datum
+namaskah_jwt_cache_invalidate(PG_FUNCTION_ARGS)
+{
+    TriggerData *td = (TriggerData *)fcinfo->context;
+
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        elog(ERROR, "jwt_cache_invalidate must be called as a trigger");
+    /* Sent to every backend at commit, applied locally at the next CCI. */
+    CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+    PG_RETURN_POINTER(NULL);
+}
+
+/* ---- revocation ---------------------------------------------------------- */
+
+/*
+ * Primary-key probe of a (text key, timestamptz value) table without SPI:
+ * this runs on every authenticated request, and a plain index lookup is a
+ * fraction of the cost of planning or executing a query.
+ */
+static bool
+find_row(Oid relid, const char *key, Snapshot snap, TimestampTz *value)
+{
+    Relation rel = table_open(relid, AccessShareLock);
+    Oid index = RelationGetPrimaryKeyIndex(rel);
+    ScanKeyData sk;
+    SysScanDesc scan;
+    HeapTuple tup;
+    text *kt = cstring_to_text(key);
+    bool found = false;
+
+    if (!OidIsValid(index))
+        elog(ERROR, "relation %u has no primary key", relid);
+    ScanKeyEntryInitialize(&sk, 0, 1, BTEqualStrategyNumber, InvalidOid,
+                           DEFAULT_COLLATION_OID, F_TEXTEQ,
+                           PointerGetDatum(kt));
+    scan = systable_beginscan(rel, index, true, snap, 1, &sk);
+    tup = systable_getnext(scan);
+    if (HeapTupleIsValid(tup)) {
+        bool isnull;
+        Datum d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+
+        found = !isnull;
+        if (found)
+            *value = DatumGetTimestampTz(d);
+    }
+    systable_endscan(scan);
+    /* Keep the lock to the end of the transaction, as the executor does. */
+    table_close(rel, NoLock);
+    pfree(kt);
+    return found;
+}
+
+/*
+ * A listed jti, or a token of a user issued before that user's cutoff.
+ * *checked_gen receives the generation the answer is valid for.
+ */
+static bool
+is_revoked(const nk_jwt_claims *c, uint64 *checked_gen)
+{
+    TimestampTz at;
+    Snapshot snap;
+    bool revoked = false;
+
+    AcceptInvalidationMessages();
+    *checked_gen = revocation_gen;
+    snap = RegisterSnapshot(GetLatestSnapshot());
+    if (c->jti[0] != '\0' && find_row(revoked_relid, c->jti, snap, &at))
+        revoked = true;
+    else if (c->sub[0] != '\0' && find_row(cutoff_relid, c->sub, snap, &at))
+        revoked = !c->has_iat || c->iat < to_unix(at);
+    UnregisterSnapshot(snap);
+    return revoked;
+}
+
+static bool
+vcache_match(const vcache_entry *e, const char *seg, size_t len)
+{
+    return e != NULL && e->config_gen == config_gen && e->segment_len == len &&
+           memcmp(e->segment, seg, len) == 0;
+}
+
+/*
+ * The slot to fill for hash h: the older of its two candidates. h is the
+ * head of the token's verified MAC: uniform, and free to compute.
+ */
+static vcache_entry *
+vcache_slot(uint32 h)
+{
+    uint32 i = h & (VCACHE_SIZE - 1), k = (i + 1) & (VCACHE_SIZE - 1);
+
+    if (vcache_cxt == NULL)
+        vcache_cxt = AllocSetContextCreate(TopMemoryContext, "namaskah jwt",
+                                           ALLOCSET_DEFAULT_SIZES);
+    if (vcache[i] != NULL && vcache[k] != NULL &&
+        vcache[k]->last_use < vcache[i]->last_use)
+        i = k;
+    else if (vcache[i] != NULL && vcache[k] == NULL)
+        i = k;
+    if (vcache[i] == NULL)
+        vcache[i] = MemoryContextAllocZero(vcache_cxt, sizeof(vcache_entry));
+    return vcache[i];
+}
+
+/* The remembered entry of exactly this payload segment, or NULL. */
+static vcache_entry *
+vcache_find(uint32 h, const char *seg, size_t len)
+{
+    uint32 i = h & (VCACHE_SIZE - 1), k = (i + 1) & (VCACHE_SIZE - 1);
+    vcache_entry *e = vcache_match(vcache[i], seg, len)   ? vcache[i]
+                      : vcache_match(vcache[k], seg, len) ? vcache[k]
+                                                          : NULL;
+
+    if (e != NULL)
+        e->last_use = ++vcache_clock;
+    return e;
+}
+
+/*
+ * Decodes and parses a payload segment into *e (claims and jsonb); when the
+ * segment is small enough, *e is the cache slot and keeps it.
+ */
+static nk_jwt_reason
+vcache_fill(vcache_entry *e, bool keep, const char *seg, size_t len,
+            const nk_jwt_policy *pol)
+{
+    size_t pdec;
+    MemoryContext old;
+    Jsonb *jb;
+
+    if (nk_b64url_decode_strict(verify_scratch, sizeof(verify_scratch), &pdec,
+                                seg, len) != NK_B64_OK ||
+        nk_jwt_parse_claims((const char *)verify_scratch, pdec, pol,
+                            &e->claims) != NK_JWT_OK)
+        return NK_JWT_MALFORMED;
+    /* The scanner admitted only what jsonb_in accepts. */
+    jb = DatumGetJsonbP(DirectFunctionCall1(
+        jsonb_in,
+        CStringGetDatum(pnstrdup((const char *)verify_scratch, pdec))));
+    if (!keep) {
+        e->jsonb = jb;
+        e->revocation_gen = 0;
+        return NK_JWT_OK;
+    }
+    if (e->segment != NULL) {
+        pfree(e->segment);
+        pfree(e->jsonb);
+        e->segment = NULL;
+    }
+    old = MemoryContextSwitchTo(vcache_cxt);
+    e->segment = pnstrdup(seg, len);
+    e->jsonb = palloc(VARSIZE(jb));
+    memcpy(e->jsonb, jb, VARSIZE(jb));
+    MemoryContextSwitchTo(old);
+    e->segment_len = len;
+    e->config_gen = config_gen;
+    e->revocation_gen = 0;
+    e->last_use = ++vcache_clock;
+    return NK_JWT_OK;
+}
+
+/*
+ * Stages 2 and 3 plus revocation, for a payload whose signature holds:
+ * the claims from memory when this payload was seen under the current
+ * settings, the revocation probes only when revocations changed since.
+ */
+static nk_jwt_reason
+strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
+              Datum *claims)
+{
+    vcache_entry local, *e = vcache_find(h, seg, len);
+    nk_jwt_reason r;
+    uint64 gen;
+
+    if (e == NULL) {
+        bool keep = len <= VCACHE_MAX_SEGMENT;
+
+        e = keep ? vcache_slot(h) : &local;
+        if (!keep)
+            memset(&local, 0, sizeof(local));
+        r = vcache_fill(e, keep, seg, len, pol);
+        if (r != NK_JWT_OK) {
+            if (keep)
+                e->config_gen = 0;
+            return r;
+        }
+    }
+    r = nk_jwt_check_claims(&e->claims, pol);
+    if (r != NK_JWT_OK)
+        return r;
+    if (e->revocation_gen != revocation_gen) {
+        if (is_revoked(&e->claims, &gen))
+            return NK_JWT_REVOKED;
+        e->revocation_gen = gen;
+    }
+    *claims = JsonbPGetDatum(e->jsonb);
+    return NK_JWT_OK;
+}
+
+/* ---- strict verification and issuing ------------------------------------- */
+
+/* The reason codes as text, made once (one less palloc per verification). */
+static Datum
+reason_text(nk_jwt_reason r)
+{
+    static text *names[NK_JWT_REASON_COUNT];
+
+    if ((int)r < 0 || r >= NK_JWT_REASON_COUNT)
+        r = NK_JWT_MALFORMED;
+    if (names[r] == NULL) {
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+        names[r] = cstring_to_text(nk_jwt_reason_name(r));
+        MemoryContextSwitchTo(old);
+    }
+    return PointerGetDatum(names[r]);
+}
+
+PG_FUNCTION_INFO_V1(namaskah_jwt_verify_strict);
+Datum
+namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    nk_jwt_policy pol;
+    nk_jwt_result res;
+    lookup_ctx ctx;
+    Datum values[4] = {0, 0, 0, 0};
+    bool nulls[4] = {false, false, true, true};
+    nk_jwt_reason r;
+
+    InitMaterializedSRF(fcinfo, (rsinfo && rsinfo->expectedDesc)
+                                    ? MAT_SRF_USE_EXPECTED_DESC
+                                    : 0);
+    ensure_caches_as_owner(fcinfo);
+    /* A NULL clock means now(), never "no time checks". */
+    ctx.now = PG_ARGISNULL(1) ? GetCurrentTransactionStartTimestamp()
+                              : PG_GETARG_TIMESTAMPTZ(1);
+    pol.now = to_unix(ctx.now);
+    pol.leeway = config.leeway;
+    pol.issuer = config.issuer[0] ? config.issuer : NULL;
+    pol.audience = config.audience[0] ? config.audience : NULL;
+
+    if (PG_ARGISNULL(0)) {
+        memset(&res, 0, sizeof(res));
+        r = NK_JWT_MALFORMED;
+    } else {
+        text *token = PG_GETARG_TEXT_PP(0);
+        const char *seg;
+        size_t seg_len;
+
+        r = nk_jwt_verify_signature(
+            VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), lookup_key, &ctx,
+            &header_memo, verify_scratch, &seg, &seg_len, &res);
+        if (r == NK_JWT_OK)
+            r = strict_claims(res.sig_head, seg, seg_len, &pol, &values[2]);
+    }
+    values[0] = BoolGetDatum(r == NK_JWT_OK);
+    values[1] = reason_text(r);
+    nulls[2] = r != NK_JWT_OK;
+    if (res.kid[0] != '\0') {
+        values[3] = CStringGetTextDatum(res.kid);
+        nulls[3] = false;
+    }
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    return (Datum)0;
+}
+
+PG_FUNCTION_INFO_V1(namaskah_jwt_issue);
+Datum
+namaskah_jwt_issue(PG_FUNCTION_ARGS)
+{
+    TimestampTz now = PG_ARGISNULL(1) ? GetCurrentTransactionStartTimestamp()
+                                      : PG_GETARG_TIMESTAMPTZ(1);
+    const cached_key *k;
+    Jsonb *claims;
+    StringInfoData reg, header;
+    unsigned char rnd[16];
+    char jti[32];
+    int64 iat;
+    char *payload;
+    size_t size, n;
+    char *out;
+    Datum merged;
+
+    ensure_caches();
+    k = signing_key();
+    if (k == NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("no active signing key"),
+                 errhint("Install one with namaskah.install_signing_key().")));
+    if (PG_ARGISNULL(0))
+        claims = DatumGetJsonbP(
+            DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+    else
+        claims = PG_GETARG_JSONB_P(0);
+    if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("token claims must be a JSON object")));
+    if (!pg_strong_random(rnd, sizeof(rnd)))
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not generate random token id")));
+    nk_b64url_encode(jti, sizeof(jti), rnd, sizeof(rnd));
+
+    /* Registered claims are ours: they replace any the caller passed. */
+    iat = (int64)floor(to_unix(now));
+    initStringInfo(&reg);
+    appendStringInfo(&reg,
+                     "{\"iat\":" INT64_FORMAT ",\"nbf\":" INT64_FORMAT
+                     ",\"exp\":" INT64_FORMAT ",\"jti\":\"%s\"",
+                     iat, iat, iat + (int64)config.expire_minutes * 60, jti);
+    if (config.issuer[0]) {
+        appendStringInfoString(&reg, ",\"iss\":");
+        escape_json(&reg, config.issuer);
+    }
+    if (config.audience[0]) {
+        appendStringInfoString(&reg, ",\"aud\":");
+        escape_json(&reg, config.audience);
+    }
+    appendStringInfoChar(&reg, '}');
+    merged = DirectFunctionCall2(
+        jsonb_concat, JsonbPGetDatum(claims),
+        DirectFunctionCall1(jsonb_in, CStringGetDatum(reg.data)));
+    payload = JsonbToCString(NULL, &DatumGetJsonbP(merged)->root,
+                             VARSIZE(DatumGetJsonbP(merged)));
+    payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+
+    initStringInfo(&header);
+    appendStringInfo(&header, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":",
+                     nk_jwt_alg_name(k->alg));
+    escape_json(&header, k->kid);
+    appendStringInfoChar(&header, '}');
+
+    size = nk_jwt_signed_size(k->alg, header.len, strlen(payload));
+    if (size > NK_JWT_MAX_TOKEN + 1)
+        ereport(ERROR,
+                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("token would exceed %d bytes", NK_JWT_MAX_TOKEN),
+                 errdetail("The verifier refuses tokens larger than that.")));
+    out = palloc(size);
+    n = nk_jwt_sign(k->hk, header.data, header.len, payload, strlen(payload),
+                    out, size);
+    if (n == 0)
+        elog(ERROR, "could not sign token");
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(out, (int)n));
+}
+
+/* ---- signing keys ------------------------------------------------------- */
+
+/*
+ * Refusals never quote the secret, and hide the statement from the server
+ * log (a refused secret typed as a literal would otherwise be logged by
+ * log_min_error_statement's default).
+ */
+static void
+secret_error(nk_secret_status st, nk_jwt_alg alg)
+{
+    const char *why =
+        st == NK_SECRET_TOO_SHORT
+            ? "The secret is shorter than the algorithm's hash output."
+        : st == NK_SECRET_PLACEHOLDER
+            ? "The secret contains a known placeholder or example value."
+            : "The secret has too little entropy (too few distinct "
+              "characters, or a repeated pattern).";
+
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("signing secret refused"), errdetail("%s", why),
+                    errhint("Use at least %d random bytes, e.g. the output of "
+                            "\"openssl rand -base64 %d\".",
+                            (int)nk_jwt_alg_mac_len(alg),
+                            (int)nk_jwt_alg_mac_len(alg) * 3 / 2),
+                    errhidestmt(true), errhidecontext(true)));
+}
+
+/*
+ * _jwt_key_fingerprint(secret, algorithm): checks the secret's quality and
+ * returns HMAC-SHA256(secret, "namaskah.signing_key.v1:" || algorithm) in
+ * hex: stable for idempotent installs, and no help for guessing the secret.
+ */
+PG_FUNCTION_INFO_V1(namaskah_jwt_key_fingerprint);
+Datum
+namaskah_jwt_key_fingerprint(PG_FUNCTION_ARGS)
+{
+    text *secret = PG_GETARG_TEXT_PP(0);
+    text *algorithm = PG_GETARG_TEXT_PP(1);
+    nk_jwt_alg alg = nk_jwt_alg_from_name(VARDATA_ANY(algorithm),
+                                          VARSIZE_ANY_EXHDR(algorithm));
+    const unsigned char *s = (const unsigned char *)VARDATA_ANY(secret);
+    size_t len = VARSIZE_ANY_EXHDR(secret);
+    nk_secret_status st;
+    char label[64];
+    unsigned char mac[NK_JWT_MAX_MAC];
+    char hex[2 * 32 + 1];
+    size_t n;
+    int i;
+
+    if (alg == NK_JWT_ALG_INVALID)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("unsupported signing algorithm"),
+                 errdetail("Supported algorithms are HS256, HS384 and HS512."),
+                 errhidestmt(true)));
+    st = nk_jwt_secret_check(s, len, alg);
+    if (st != NK_SECRET_OK)
+        secret_error(st, alg);
+    snprintf(label, sizeof(label), "namaskah.signing_key.v1:%s",
+             nk_jwt_alg_name(alg));
+    n = nk_jwt_hmac(NK_JWT_HS256, s, len, (const unsigned char *)label,
+                    strlen(label), mac);
+    if (n != 32)
+        elog(ERROR, "could not fingerprint signing key");
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    PG_RETURN_TEXT_P(cstring_to_text(hex));
+}
+
+/* ---- pgjwt compatibility ------------------------------------------------- */
+
+/* pgjwt maps anything but HS256/384/512 (NULL included) to an error. */
+static nk_jwt_alg
+pgjwt_alg(text *algorithm)
+{
+    if (algorithm == NULL)
+        return NK_JWT_ALG_INVALID;
+    return nk_jwt_alg_from_name(VARDATA_ANY(algorithm),
+                                VARSIZE_ANY_EXHDR(algorithm));
+}
+
+/*
+ * pgjwt hands pgcrypto's hmac() an empty algorithm name, and this is the
+ * error that results; kept verbatim (capital letter included) for scripts
+ * that match on it.
+ */
+static void
+pgjwt_bad_alg(void)
+{
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("Cannot use \"\": No such hash algorithm")));
+}
+
+/* Reuses the precomputed key when the same secret comes again (typical). */
+static nk_hmac_key *
+pgjwt_key(nk_jwt_alg alg, text *secret)
+{
+    const char *s = VARDATA_ANY(secret);
+    size_t len = VARSIZE_ANY_EXHDR(secret);
+
+    if (pgjwt_last_key != NULL && pgjwt_last_alg == alg &&
+        pgjwt_last_len == len && CRYPTO_memcmp(pgjwt_last_secret, s, len) == 0)
+        return pgjwt_last_key;
+    nk_hmac_key_free(pgjwt_last_key);
+    pgjwt_last_key = NULL;
+    if (pgjwt_last_secret != NULL) {
+        OPENSSL_cleanse(pgjwt_last_secret, pgjwt_last_len);
+        pfree(pgjwt_last_secret);
+        pgjwt_last_secret = NULL;
+    }
+    pgjwt_last_key = nk_hmac_key_new(alg, (const unsigned char *)s, len);
+    if (pgjwt_last_key == NULL)
+        elog(ERROR, "could not set up HMAC key");
+    pgjwt_last_secret = MemoryContextAlloc(TopMemoryContext, len + 1);
+    memcpy(pgjwt_last_secret, s, len);
+    pgjwt_last_len = len;
+    pgjwt_last_alg = alg;
+    return pgjwt_last_key;
+}
+
+static text *
+pgjwt_mac_text(nk_jwt_alg alg, text *secret, const char *data, size_t len)
+{
+    unsigned char mac[NK_JWT_MAX_MAC];
+    size_t n = nk_hmac_key_mac(pgjwt_key(alg, secret),
+                               (const unsigned char *)data, len, mac);
+    text *t;
+
+    if (n == 0)
+        elog(ERROR, "could not compute HMAC");
+    t = url_encode_bytes(mac, n);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return t;
+}
+
+static text *
+url_encode_bytes(const unsigned char *data, size_t len)
+{
+    size_t n = nk_b64url_encoded_len(len);
+    text *t;
+
+    if (n > MaxAllocSize - VARHDRSZ - 1)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("value too large to encode")));
+    t = palloc(VARHDRSZ + n + 1);
+    nk_b64url_encode(VARDATA(t), n + 1, data, len);
+    SET_VARSIZE(t, VARHDRSZ + n);
+    return t;
+}
+
+/* The library status becomes PostgreSQL's own base64 errors, as in pgjwt. */
+static bytea *
+url_decode_text(text *in)
+{
+    const char *s = VARDATA_ANY(in);
+    size_t len = VARSIZE_ANY_EXHDR(in);
+    size_t chars = (size_t)pg_mbstrlen_with_len(s, (int)len);
+    size_t max = nk_b64url_decoded_max(len + 3), out_len = 0, bad = 0;
+    bytea *out = palloc(VARHDRSZ + max);
+    nk_b64_status st = nk_b64url_decode_lenient(
+        (unsigned char *)VARDATA(out), max, &out_len, s, len, chars, &bad);
+
+    switch (st) {
+    case NK_B64_OK:
+        break;
+    case NK_B64_BAD_SYMBOL:
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("invalid symbol \"%.*s\" found while "
+                               "decoding base64 sequence",
+                               pg_mblen(s + bad), s + bad)));
+        break;
+    case NK_B64_UNEXPECTED_EQ:
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("unexpected \"=\" while decoding base64 sequence")));
+        break;
+    default:
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("invalid base64 end sequence"),
+                 errhint("Input data is missing padding, is truncated, or "
+                         "is otherwise corrupted.")));
+    }
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    return out;
+}
+
+PG_FUNCTION_INFO_V1(namaskah_url_encode);
+Datum
+namaskah_url_encode(PG_FUNCTION_ARGS)
+{
+    bytea *data = PG_GETARG_BYTEA_PP(0);
+
+    PG_RETURN_TEXT_P(url_encode_bytes((const unsigned char *)VARDATA_ANY(data),
+                                      VARSIZE_ANY_EXHDR(data)));
+}
+
+PG_FUNCTION_INFO_V1(namaskah_url_decode);
+Datum
+namaskah_url_decode(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_BYTEA_P(url_decode_text(PG_GETARG_TEXT_PP(0)));
+}
+
+/* NULL data or secret gives NULL before the algorithm is looked at. */
+PG_FUNCTION_INFO_V1(namaskah_algorithm_sign);
+Datum
+namaskah_algorithm_sign(PG_FUNCTION_ARGS)
+{
+    text *data, *secret;
+    nk_jwt_alg alg;
+
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        PG_RETURN_NULL();
+    data = PG_GETARG_TEXT_PP(0);
+    secret = PG_GETARG_TEXT_PP(1);
+    alg = pgjwt_alg(PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
+    if (alg == NK_JWT_ALG_INVALID)
+        pgjwt_bad_alg();
+    PG_RETURN_TEXT_P(pgjwt_mac_text(alg, secret, VARDATA_ANY(data),
+                                    VARSIZE_ANY_EXHDR(data)));
+}
+
+/* STRICT in SQL: pgjwt's sign() is NULL whenever an argument is. */
+PG_FUNCTION_INFO_V1(namaskah_sign);
+Datum
+namaskah_sign(PG_FUNCTION_ARGS)
+{
+    text *payload = PG_GETARG_TEXT_PP(0); /* json is text on disk */
+    text *secret = PG_GETARG_TEXT_PP(1);
+    nk_jwt_alg alg = pgjwt_alg(PG_GETARG_TEXT_PP(2));
+    char header[40];
+    char *ptxt;
+    size_t plen, size, n;
+    char *out;
+
+    if (alg == NK_JWT_ALG_INVALID)
+        pgjwt_bad_alg();
+    snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
+             nk_jwt_alg_name(alg));
+    plen = VARSIZE_ANY_EXHDR(payload);
+    ptxt = pg_server_to_any(VARDATA_ANY(payload), (int)plen, PG_UTF8);
+    if (ptxt != VARDATA_ANY(payload))
+        plen = strlen(ptxt);
+    size = nk_jwt_signed_size(alg, strlen(header), plen);
+    if (size > MaxAllocSize - VARHDRSZ)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("payload too large to sign")));
+    out = palloc(VARHDRSZ + size);
+    n = nk_jwt_sign(pgjwt_key(alg, secret), header, strlen(header), ptxt, plen,
+                    VARDATA(out), size);
+    if (n == 0)
+        elog(ERROR, "could not sign token");
+    SET_VARSIZE(out, VARHDRSZ + n);
+    PG_RETURN_TEXT_P(out);
+}
+
+/* Splits like regexp_split_to_array(token, '\.'): every dot, no limit. */
+static int
+split_token(text *token, text **parts)
+{
+    const char *s = VARDATA_ANY(token);
+    const char *end = s + VARSIZE_ANY_EXHDR(token);
+    int n = 0;
+
+    for (;;) {
+        const char *dot = memchr(s, '.', end - s);
+        const char *stop = dot ? dot : end;
+
+        if (n < 3)
+            parts[n] = cstring_to_text_with_len(s, (int)(stop - s));
+        n++;
+        if (dot == NULL)
+            break;
+        s = dot + 1;
+    }
+    return n;
+}
+
+/* nbf / exp as found by the strict scanner (the fast path of verify). */
+static int
+pgjwt_member(void *arg, const nk_json_member *m)
+{
+    pgjwt_times *t = arg;
+    char key[4];
+    int i;
+
+    if (nk_jwt_json_unescape(m->key, m->key_len, key, sizeof(key)) != 3)
+        return 0;
+    i = strcmp(key, "nbf") == 0 ? 0 : strcmp(key, "exp") == 0 ? 1 : -1;
+    if (i >= 0) {
+        t->has[i] = true;
+        t->kind[i] = m->kind;
+        t->val[i] = m->val;
+        t->len[i] = m->val_len;
+    }
+    return 0;
+}
+
+/*
+ * convert_from(raw, 'utf8')::json, raw being url_decode(part). A text the
+ * strict scanner accepts is valid JSON for json_in too, so json_in (and,
+ * in pgjwt_range_contains, two more parses by ->>) is only needed for what
+ * the scanner refuses; times->fast says which path was taken.
+ */
+static Datum
+decode_json_part(bytea *raw, pgjwt_times *times)
+{
+    size_t len = VARSIZE(raw) - VARHDRSZ;
+    char *txt = pg_any_to_server(VARDATA(raw), (int)len, PG_UTF8);
+
+    if (txt != VARDATA(raw))
+        len = strlen(txt);
+    if (times != NULL) {
+        memset(times, 0, sizeof(*times));
+        times->fast =
+            nk_jwt_json_scan_object(txt, len, pgjwt_member, times) == 0;
+        if (times->fast)
+            return PointerGetDatum(cstring_to_text_with_len(txt, (int)len));
+    }
+    return DirectFunctionCall1(json_in, CStringGetDatum(pnstrdup(txt, len)));
+}
+
+/* pgjwt's try_cast_double(): NULL when the text is not a float8. */
+static bool
+try_float8(text *t, float8 *out)
+{
+    char *s = text_to_cstring(t);
+    bool err = false;
+    float8 v =
+        float8in_internal_opt_error(s, NULL, "double precision", s, &err);
+
+    if (err)
+        return false;
+    *out = v;
+    return true;
+}
+
+/*
+ * to_timestamp(try_cast_double(payload->>name)): false when NULL. The
+ * json ->> operator is called directly for its exact semantics (non-object
+ * payloads, duplicate keys).
+ */
+static bool
+pgjwt_bound(Datum payload, const pgjwt_times *t, int which, TimestampTz *out)
+{
+    text *value;
+    float8 v;
+
+    if (t->fast) {
+        /* ->> gives a string's value, any other value's JSON text. */
+        char *buf;
+
+        if (!t->has[which] || t->kind[which] == NK_JSON_NULL)
+            return false;
+        buf = palloc(t->len[which] * 4 + 1);
+        if (t->kind[which] == NK_JSON_STRING)
+            nk_jwt_json_unescape(t->val[which], t->len[which], buf,
+                                 t->len[which] * 4 + 1);
+        else
+            strlcpy(buf, t->val[which], t->len[which] + 1);
+        value = cstring_to_text(buf);
+    } else {
+        LOCAL_FCINFO(fc, 2);
+        Datum f;
+
+        InitFunctionCallInfoData(*fc, NULL, 2, InvalidOid, NULL, NULL);
+        fc->args[0].value = payload;
+        fc->args[0].isnull = false;
+        fc->args[1].value = CStringGetTextDatum(which == 0 ? "nbf" : "exp");
+        fc->args[1].isnull = false;
+        f = json_object_field_text(fc);
+        if (fc->isnull)
+            return false;
+        value = DatumGetTextPP(f);
+    }
+    if (!try_float8(value, &v))
+        return false;
+    *out = DatumGetTimestampTz(
+        DirectFunctionCall1(float8_timestamptz, Float8GetDatum(v)));
+    return true;
+}
+
+/*
+ * tstzrange(to_timestamp(nbf), to_timestamp(exp)) @> CURRENT_TIMESTAMP,
+ * with pgjwt's edge behaviour: a missing or non-numeric bound is unbounded;
+ * to_timestamp() errors (NaN, out of range) and a lower bound above the
+ * upper one raise as they do there; equal bounds make an empty range.
+ */
+static int
+pgjwt_range_contains(Datum payload, bool payload_null, const pgjwt_times *t)
+{
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    TimestampTz lo = 0, hi = 0;
+    bool has_lo = false, has_hi = false;
+
+    if (!payload_null) {
+        has_lo = pgjwt_bound(payload, t, 0, &lo);
+        has_hi = pgjwt_bound(payload, t, 1, &hi);
+    }
+    if (has_lo && has_hi && lo > hi)
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION),
+                 errmsg("range lower bound must be less than or equal to "
+                        "range upper bound")));
+    if (has_lo && has_hi && lo == hi)
+        return 0;
+    return (!has_lo || lo <= now) && (!has_hi || now < hi);
+}
+
+PG_FUNCTION_INFO_V1(namaskah_verify);
+Datum
+namaskah_verify(PG_FUNCTION_ARGS)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    Datum values[3] = {0, 0, 0};
+    bool nulls[3] = {true, true, true};
+    text *parts[3] = {NULL, NULL, NULL};
+    int nparts = 0;
+    int sig_ok = -1; /* -1: NULL, as SQL's three-valued logic has it */
+    nk_jwt_alg alg = NK_JWT_ALG_INVALID;
+    bytea *raw[2] = {NULL, NULL};
+    pgjwt_times times, header_times;
+
+    memset(&times, 0, sizeof(times));
+
+    InitMaterializedSRF(fcinfo, (rsinfo && rsinfo->expectedDesc)
+                                    ? MAT_SRF_USE_EXPECTED_DESC
+                                    : 0);
+    if (!PG_ARGISNULL(0))
+        nparts = split_token(PG_GETARG_TEXT_PP(0), parts);
+    /*
+     * pgjwt's error precedence: base64 of header then payload, then the
+     * algorithm, then UTF-8 and JSON of header then payload.
+     */
+    if (nparts >= 1)
+        raw[0] = url_decode_text(parts[0]);
+    if (nparts >= 2)
+        raw[1] = url_decode_text(parts[1]);
+    if (nparts >= 2 && !PG_ARGISNULL(1)) {
+        alg = pgjwt_alg(PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
+        if (alg == NK_JWT_ALG_INVALID)
+            pgjwt_bad_alg();
+    }
+    if (nparts >= 1) {
+        values[0] = decode_json_part(raw[0], &header_times);
+        nulls[0] = false;
+    }
+    if (nparts >= 2) {
+        values[1] = decode_json_part(raw[1], &times);
+        nulls[1] = false;
+    }
+    if (nparts >= 2 && !PG_ARGISNULL(1)) {
+        /* r[1] || '.' || r[2] is the token up to its second dot. */
+        text *token = PG_GETARG_TEXT_PP(0);
+        size_t slen =
+            VARSIZE_ANY_EXHDR(parts[0]) + 1 + VARSIZE_ANY_EXHDR(parts[1]);
+        text *mac =
+            pgjwt_mac_text(alg, PG_GETARG_TEXT_PP(1), VARDATA_ANY(token), slen);
+
+        if (nparts >= 3)
+            sig_ok = VARSIZE_ANY_EXHDR(parts[2]) == VARSIZE_ANY_EXHDR(mac) &&
+                     CRYPTO_memcmp(VARDATA_ANY(parts[2]), VARDATA_ANY(mac),
+                                   VARSIZE_ANY_EXHDR(mac)) == 0;
+    }
+    if (sig_ok != 0) {
+        int in_range = pgjwt_range_contains(values[1], nulls[1], &times);
+
+        if (!in_range) {
+            values[2] = BoolGetDatum(false);
+            nulls[2] = false;
+        } else if (sig_ok == 1) {
+            values[2] = BoolGetDatum(true);
+            nulls[2] = false;
+        }
+    } else {
+        values[2] = BoolGetDatum(false);
+        nulls[2] = false;
+    }
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    return (Datum)0;
+}
