@@ -186,9 +186,12 @@ expect(const char **s, const char *end, const char *lit)
 static nk_pw_status
 parse(const char *enc, size_t len, parsed_hash *h)
 {
-    const char *s = enc, *end = enc + len, *dollar;
+    const char *s = enc, *end, *dollar;
 
-    if (enc == NULL || expect(&s, end, "$scrypt$ln=") != 0 ||
+    if (enc == NULL)
+        return NK_PW_MALFORMED; /* before any arithmetic on it: NULL + 0 is UB */
+    end = enc + len;
+    if (expect(&s, end, "$scrypt$ln=") != 0 ||
         parse_uint(&s, end, &h->p.ln) != 0 || expect(&s, end, ",r=") != 0 ||
         parse_uint(&s, end, &h->p.r) != 0 || expect(&s, end, ",p=") != 0 ||
         parse_uint(&s, end, &h->p.p) != 0 || expect(&s, end, "$") != 0)
