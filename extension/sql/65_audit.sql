@@ -395,7 +395,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.audit_append(text, text, text, text, int, 
 
 -- GET /internal/metrics: the database's counters for namaskahd's /metrics
 -- (several frontends, one truth). Only namaskahd itself calls this path: it
--- forwards nothing outside /api/ and /health/ready from clients.
+-- forwards nothing outside /api/ and /health/ready from clients. Each scrape
+-- also does a bounded share of housekeeping: expired revocations and
+-- rate-limit state are deleted a thousand rows at a time.
 CREATE FUNCTION @extschema@.internal_metrics(req jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -403,6 +405,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM @extschema@.security_rollup();
+    PERFORM @extschema@.purge_revocations(1000);
+    PERFORM @extschema@.rate_limit_purge(1000);
     RETURN jsonb_build_object(
         'auth_failures', coalesce((SELECT jsonb_agg(jsonb_build_object('reason', t.reason, 'total', t.total)
                                                     ORDER BY t.reason)
