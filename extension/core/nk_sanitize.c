@@ -13,6 +13,20 @@
 /* The longest unit: "\u2028" (6 bytes); a copied character is at most 4. */
 #define NK_UNIT_MAX 8
 
+
+/*
+ * Bidirectional formatting characters (U+061C, U+200E/F, U+202A..U+202E,
+ * U+2066..U+2069) reorder how a terminal or viewer shows the rest of a line,
+ * so a logged value could make a line read differently from what it holds
+ * ("Trojan Source"). They are escaped like controls.
+ */
+static int
+is_bidi_control(unsigned int cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 static size_t sanitize_unit(const unsigned char *in, size_t len, char *unit,
                             size_t *consumed);
 static size_t hex_escape(char *unit, const char *prefix, unsigned int value,
@@ -130,7 +144,8 @@ sanitize_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
     }
     if (cp < 0x20 || cp == 0x7F) /* C0 (ESC included) and DEL */
         return hex_escape(unit, "\\x", cp, 2);
-    if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029)
+    if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+        is_bidi_control(cp))
         return hex_escape(unit, "\\u", cp, 4);
     memcpy(unit, in, n);
     return n;

@@ -3,8 +3,10 @@
  *
  * Turns any byte string that came from a request into text that cannot break
  * a log line: CR, LF, every other C0 control, DEL, every C1 control
- * (U+0080..U+009F), U+2028/U+2029 and the ESC byte (so no terminal escape
- * sequence survives) are written as visible escapes ("\n", "\r", "\t",
+ * (U+0080..U+009F), U+2028/U+2029, the bidirectional formatting characters
+ * (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069, which can make a line
+ * display differently from what it holds) and the ESC byte (so no terminal
+ * escape sequence survives) are written as visible escapes ("\n", "\r", "\t",
  * "\x1b", "\u2028" ...); backslash itself is written as "\\" so the output
  * is unambiguous; invalid UTF-8 bytes become "\xNN"; everything else is
  * copied. The output is always valid UTF-8 and NUL-terminated.
