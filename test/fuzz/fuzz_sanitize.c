@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_clean(const char *s, size_t n, int json);
 
-/* No raw control, DEL, C1, U+2028/9; for JSON also no < > & '. */
+/* No raw control, DEL, C1, U+2028/9; in log text no bidi formatting; in
+ * JSON also no < > & '. */
 static void
 check_clean(const char *s, size_t n, int json)
 {
@@ -44,6 +45,10 @@ check_clean(const char *s, size_t n, int json)
             abort();
         if (json && (cp == '<' || cp == '>' || cp == '&' || cp == '\''))
             abort();
+        if (!json && (cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+                      (cp >= 0x202A && cp <= 0x202E) ||
+                      (cp >= 0x2066 && cp <= 0x2069)))
+            abort(); /* bidi formatting must be escaped in log text */
         i += k;
     }
 }
