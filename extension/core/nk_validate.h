@@ -22,7 +22,8 @@ typedef enum nk_text_status {
 /*
  * Checks bounded printable text: valid UTF-8 without NUL, no C0 control
  * (TAB and LF included), no DEL, no C1 control, no U+2028/U+2029, no bidi
- * embedding/override/isolate (U+202A..U+202E, U+2066..U+2069), and at most
+ * formatting (marks U+061C, U+200E/F, embedding/override/isolate
+ * U+202A..U+202E, U+2066..U+2069), and at most
  * max_chars characters (code points). The first problem found is returned.
  */
 nk_text_status nk_validate_text(const char *s, size_t len, size_t max_chars);
