@@ -58,8 +58,9 @@ namaskah_audit_hash(PG_FUNCTION_ARGS)
                         errmsg("previous audit hash must be %d bytes",
                                NK_AUDIT_HASH_LEN)));
     if (ARR_NDIM(array) > 1)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("audit fields must be a one-dimensional array")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("audit fields must be a one-dimensional array")));
     deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
                       &count);
     if (count > MAX_AUDIT_FIELDS)

@@ -81,17 +81,16 @@ namaskah_parse_query(PG_FUNCTION_ARGS)
 
         if (stop > p) {
             name = decode_component(p, (eq ? eq : stop) - p, "parameter name");
-            value = eq ? decode_component(eq + 1, stop - eq - 1,
-                                          "parameter value")
-                       : pstrdup("");
+            value =
+                eq ? decode_component(eq + 1, stop - eq - 1, "parameter value")
+                   : pstrdup("");
             if (name[0] == '\0')
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                                 errmsg("query parameter without a name")));
             for (i = 0; i < count; i++)
                 if (strcmp(names[i], name) == 0)
-                    ereport(ERROR,
-                            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                             errmsg("query parameter is repeated")));
+                    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                    errmsg("query parameter is repeated")));
             if (count == MAX_QUERY_PARAMS)
                 ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                                 errmsg("too many query parameters"),

@@ -189,7 +189,8 @@ parse(const char *enc, size_t len, parsed_hash *h)
     const char *s = enc, *end, *dollar;
 
     if (enc == NULL)
-        return NK_PW_MALFORMED; /* before any arithmetic on it: NULL + 0 is UB */
+        return NK_PW_MALFORMED; /* before any arithmetic on it: NULL + 0 is UB
+                                 */
     end = enc + len;
     if (expect(&s, end, "$scrypt$ln=") != 0 ||
         parse_uint(&s, end, &h->p.ln) != 0 || expect(&s, end, ",r=") != 0 ||

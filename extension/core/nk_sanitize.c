@@ -13,7 +13,6 @@
 /* The longest unit: "\u2028" (6 bytes); a copied character is at most 4. */
 #define NK_UNIT_MAX 8
 
-
 /*
  * Bidirectional formatting characters (U+061C, U+200E/F, U+202A..U+202E,
  * U+2066..U+2069) reorder how a terminal or viewer shows the rest of a line,

@@ -45,9 +45,9 @@ check_clean(const char *s, size_t n, int json)
             abort();
         if (json && (cp == '<' || cp == '>' || cp == '&' || cp == '\''))
             abort();
-        if (!json && (cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-                      (cp >= 0x202A && cp <= 0x202E) ||
-                      (cp >= 0x2066 && cp <= 0x2069)))
+        if (!json &&
+            (cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+             (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)))
             abort(); /* bidi formatting must be escaped in log text */
         i += k;
     }

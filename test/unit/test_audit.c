@@ -44,12 +44,18 @@ main(void)
     nk_audit_field empty_field[] = {{"", 0}};
 
     hash_hex(vector, 4, hex);
-    CHECK_STREQ(hex, "6248fbcd0c2ea26c5b003d5c206fe6fee55b62949d1384658d3bca1055eda310");
+    CHECK_STREQ(
+        hex,
+        "6248fbcd0c2ea26c5b003d5c206fe6fee55b62949d1384658d3bca1055eda310");
 
     hash_hex(ab_c, 2, hex);
-    CHECK_STREQ(hex, "488e14bb3977c321a356568e0d612af595c6e3611817d05a816c4d575f617ad3");
+    CHECK_STREQ(
+        hex,
+        "488e14bb3977c321a356568e0d612af595c6e3611817d05a816c4d575f617ad3");
     hash_hex(a_bc, 2, other);
-    CHECK_STREQ(other, "a4bd159909205834aac039a2fec024bfc6a81cea022dd77dfdabd31b42324775");
+    CHECK_STREQ(
+        other,
+        "a4bd159909205834aac039a2fec024bfc6a81cea022dd77dfdabd31b42324775");
     CHECK(strcmp(hex, other) != 0);
 
     hash_hex(null_field, 1, hex);

@@ -41,9 +41,12 @@ test_escapes(void)
     CHECK_STREQ(SAN("\xc2\xa0"), "\xc2\xa0");
     /* Bidirectional overrides ("Trojan Source") are escaped, their
      * neighbours (U+2029 is a separator, U+202F a space) handled as usual. */
-    CHECK_STREQ(SAN("a\xe2\x80\xae" "b\xe2\x81\xa6" "c\xe2\x81\xa9"),
+    CHECK_STREQ(SAN("a\xe2\x80\xae"
+                    "b\xe2\x81\xa6"
+                    "c\xe2\x81\xa9"),
                 "a\\u202eb\\u2066c\\u2069");
-    CHECK_STREQ(SAN("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c"), "\\u200e\\u200f\\u061c");
+    CHECK_STREQ(SAN("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c"),
+                "\\u200e\\u200f\\u061c");
     CHECK_STREQ(SAN("\xe2\x80\xaf"), "\xe2\x80\xaf");
     CHECK_STREQ(SAN("\xe2\x81\xa5"), "\xe2\x81\xa5");
 }
