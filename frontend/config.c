@@ -47,6 +47,13 @@ struct env_entry {
 static int v_database_url(const struct setting *s, const char *val,
                           const char **why);
 static int v_listen(const struct setting *s, const char *val, const char **why);
+static int v_metrics_listen(const struct setting *s, const char *val,
+                            const char **why);
+static int v_metrics_token(const struct setting *s, const char *val,
+                           const char **why);
+static int parse_listen(const char *val, long min, long max, char *host,
+                        size_t host_size, char *ports, size_t ports_size,
+                        long *port, const char **why);
 static int v_long(const struct setting *s, const char *val, const char **why);
 static int v_log_level(const struct setting *s, const char *val,
                        const char **why);
@@ -69,6 +76,13 @@ static const struct setting settings[] = {
      "Required; its password is never printed."},
     {"LISTEN", "127.0.0.1:8080", v_listen, 1, 65535, 0, 0,
      "Address and port to listen on: PORT, IPv4:PORT or [IPv6]:PORT."},
+    {"METRICS_LISTEN", "127.0.0.1:9464", v_metrics_listen, 1, 65535, 0, 0,
+     "Address and port of the separate Prometheus listener serving only "
+     "GET /metrics (never served on LISTEN): PORT, IPv4:PORT or "
+     "[IPv6]:PORT, or \"off\". Must differ from LISTEN."},
+    {"METRICS_TOKEN", "", v_metrics_token, 0, 0, 0, 1,
+     "When set, /metrics requires the header \"Authorization: Bearer "
+     "<token>\" (at least 16 characters). Empty: no token."},
     {"WORKER_THREADS", "32", v_long, 1, 1024, OFF(worker_threads), 0,
      "HTTP worker threads; each holds one database connection, so this is "
      "also the number of database connections."},
@@ -324,11 +338,16 @@ v_long(const struct setting *s, const char *val, const char **why)
     return 0;
 }
 
-/* PORT, IPv4:PORT or [IPv6]:PORT, the address a literal. */
+/*
+ * PORT, IPv4:PORT or [IPv6]:PORT, the address a literal. Fills host (the
+ * address part, "" for any), ports (civetweb's listening_ports form) and
+ * port. Returns 0, or -1 with *why set.
+ */
 static int
-v_listen(const struct setting *s, const char *val, const char **why)
+parse_listen(const char *val, long min, long max, char *host, size_t host_size,
+             char *ports, size_t ports_size, long *port, const char **why)
 {
-    const char *port = val, *host = "", *close;
+    const char *port_s = val, *h = "", *close;
     size_t host_len = 0;
     struct nk_ip ip;
     long p;
@@ -339,37 +358,95 @@ v_listen(const struct setting *s, const char *val, const char **why)
         close = strchr(val, ']');
         if (close == NULL || close[1] != ':')
             return -1;
-        host = val + 1;
-        host_len = (size_t)(close - host);
-        port = close + 2;
-        if (!ip_parse(host, host_len, &ip) || ip.family != AF_INET6)
+        h = val + 1;
+        host_len = (size_t)(close - h);
+        port_s = close + 2;
+        if (!ip_parse(h, host_len, &ip) || ip.family != AF_INET6)
             return -1;
         if (!mg_check_feature(8)) {
             *why = "is an IPv6 address, but this civetweb build has no IPv6";
             return -1;
         }
     } else if (strchr(val, ':') != NULL) {
-        port = strrchr(val, ':') + 1;
-        host = val;
-        host_len = (size_t)(port - 1 - val);
-        if (!ip_parse(host, host_len, &ip) || ip.family != AF_INET)
+        port_s = strrchr(val, ':') + 1;
+        h = val;
+        host_len = (size_t)(port_s - 1 - val);
+        if (!ip_parse(h, host_len, &ip) || ip.family != AF_INET)
             return -1;
     }
-    if (parse_long(port, &p) != 0 || p < s->min || p > s->max ||
-        host_len >= sizeof(g_config.listen_host))
+    if (parse_long(port_s, &p) != 0 || p < min || p > max ||
+        host_len >= host_size)
         return -1;
-    memcpy(g_config.listen_host, host, host_len);
-    g_config.listen_host[host_len] = '\0';
-    g_config.listen_port = p;
+    memcpy(host, h, host_len);
+    host[host_len] = '\0';
+    *port = p;
     if (host_len == 0)
-        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports), "%ld",
-                 p);
+        snprintf(ports, ports_size, "%ld", p);
     else if (val[0] == '[')
-        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports),
-                 "[%s]:%ld", g_config.listen_host, p);
+        snprintf(ports, ports_size, "[%s]:%ld", host, p);
     else
-        snprintf(g_config.listen_ports, sizeof(g_config.listen_ports), "%s:%ld",
-                 g_config.listen_host, p);
+        snprintf(ports, ports_size, "%s:%ld", host, p);
+    return 0;
+}
+
+static int
+v_listen(const struct setting *s, const char *val, const char **why)
+{
+    return parse_listen(val, s->min, s->max, g_config.listen_host,
+                        sizeof(g_config.listen_host), g_config.listen_ports,
+                        sizeof(g_config.listen_ports), &g_config.listen_port,
+                        why);
+}
+
+/*
+ * METRICS_LISTEN: like LISTEN, or "off". The same port as LISTEN is refused
+ * (checked in config_load, once both are known): metrics must never be
+ * reachable on the public listener by accident.
+ */
+static int
+v_metrics_listen(const struct setting *s, const char *val, const char **why)
+{
+    if (strcmp(val, "off") == 0) {
+        g_config.metrics_port = 0;
+        g_config.metrics_ports[0] = '\0';
+        g_config.metrics_host[0] = '\0';
+        return 0;
+    }
+    if (parse_listen(val, s->min, s->max, g_config.metrics_host,
+                     sizeof(g_config.metrics_host), g_config.metrics_ports,
+                     sizeof(g_config.metrics_ports), &g_config.metrics_port,
+                     why) != 0) {
+        *why = "must be off, PORT, IPv4:PORT or [IPv6]:PORT with an address "
+               "literal and a port from 1 to 65535";
+        return -1;
+    }
+    return 0;
+}
+
+/* METRICS_TOKEN: empty (no token) or at least 16 printable ASCII bytes. */
+static int
+v_metrics_token(const struct setting *s, const char *val, const char **why)
+{
+    size_t i, n = strlen(val);
+
+    (void)s;
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (val[i] <= ' ' || val[i] > '~') {
+            *why = "must be printable ASCII without spaces";
+            return -1;
+        }
+    if (n < 16) {
+        *why = "must be at least 16 characters long";
+        return -1;
+    }
+    free(g_config.metrics_token);
+    g_config.metrics_token = strdup(val);
+    if (g_config.metrics_token == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
     return 0;
 }
 
@@ -457,6 +534,13 @@ config_load(FILE *err)
         }
     }
     env_free();
+    /* the same port on both listeners would make one of them fail to bind,
+     * or (any address vs one) serve metrics where the public is */
+    if (g_config.metrics_port != 0 && g_config.listen_port != 0 &&
+        g_config.metrics_port == g_config.listen_port) {
+        fprintf(err, "METRICS_LISTEN: must use another port than LISTEN\n");
+        problems++;
+    }
     if (problems == 0)
         log_set_level(g_config.log_level);
     return problems;
@@ -605,6 +689,9 @@ config_log(void)
     log_begin(&l, NK_INFO, "config");
     log_str(&l, "database_url", masked);
     log_str(&l, "listen", g_config.listen_ports);
+    log_str(&l, "metrics_listen",
+            g_config.metrics_port ? g_config.metrics_ports : "off");
+    log_str(&l, "metrics_token", g_config.metrics_token ? "set" : "unset");
     for (i = 0; i < N_SETTINGS; i++)
         if (settings[i].validate == v_long) {
             char key[40];
@@ -629,6 +716,11 @@ config_free(void)
         OPENSSL_cleanse(g_config.database_url, strlen(g_config.database_url));
         free(g_config.database_url);
         g_config.database_url = NULL;
+    }
+    if (g_config.metrics_token != NULL) {
+        OPENSSL_cleanse(g_config.metrics_token, strlen(g_config.metrics_token));
+        free(g_config.metrics_token);
+        g_config.metrics_token = NULL;
     }
     env_free();
 }

@@ -18,6 +18,11 @@ struct nk_config {
     char listen_ports[96]; /* LISTEN in civetweb's listening_ports form */
     char listen_host[64];  /* the address part of LISTEN ("" for any) */
     long listen_port;
+    /* METRICS_LISTEN: the metrics listener; metrics_port 0 = "off" */
+    char metrics_ports[96];
+    char metrics_host[64];
+    long metrics_port;
+    char *metrics_token; /* METRICS_TOKEN, secret; NULL when unset */
     long worker_threads;
     long max_body_bytes;
     long max_header_bytes;

@@ -31,6 +31,8 @@ struct nk_db {
     long long next_attempt_ms; /* no connection attempt before this */
     int lost;                  /* a connection was lost: log the recovery */
     int failing;               /* last attempt failed: log again at debug */
+    int pooled;                /* counts in the pool figures */
+    int ever_connected;        /* a later connect is a reconnect */
 };
 
 static int db_connect(struct nk_db *db);
@@ -40,11 +42,27 @@ static int conn_is_stale(struct nk_db *db);
 static int wait_result(struct nk_db *db, long long deadline);
 static void cancel_query(struct nk_db *db);
 static enum db_outcome take_result(struct nk_db *db, struct db_result *out);
+static enum db_outcome db_call_inner(struct nk_db *db,
+                                     const char *const params[DBP_COUNT],
+                                     struct db_result *out);
 static int connection_error(const char *sqlstate);
 static void log_pg_error(int level, const char *event, const char *sqlstate,
                          const char *message);
 
 static volatile long long shutdown_deadline_ms;
+
+/* Pool figures (db_pool_stats), updated with atomics only. */
+static long long pool_open;
+static long long pool_busy;
+static long long reconnects;
+
+void
+db_pool_stats(struct db_pool_stats *out)
+{
+    out->open = __atomic_load_n(&pool_open, __ATOMIC_RELAXED);
+    out->busy = __atomic_load_n(&pool_busy, __ATOMIC_RELAXED);
+    out->reconnects = __atomic_load_n(&reconnects, __ATOMIC_RELAXED);
+}
 
 void
 db_set_shutdown_deadline(long long deadline_ms)
@@ -53,9 +71,13 @@ db_set_shutdown_deadline(long long deadline_ms)
 }
 
 struct nk_db *
-db_new(void)
+db_new(int pooled)
 {
-    return calloc(1, sizeof(struct nk_db));
+    struct nk_db *db = calloc(1, sizeof(struct nk_db));
+
+    if (db != NULL)
+        db->pooled = pooled;
+    return db;
 }
 
 void
@@ -63,8 +85,11 @@ db_free(struct nk_db *db)
 {
     if (db == NULL)
         return;
-    if (db->conn != NULL)
+    if (db->conn != NULL) {
         PQfinish(db->conn);
+        if (db->pooled)
+            __atomic_sub_fetch(&pool_open, 1, __ATOMIC_RELAXED);
+    }
     free(db);
 }
 
@@ -102,6 +127,8 @@ db_drop(struct nk_db *db, const char *why)
                      why ? why : PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
+        if (db->pooled)
+            __atomic_sub_fetch(&pool_open, 1, __ATOMIC_RELAXED);
         db->lost = 1;
         /* the first attempt after a loss may happen at once */
         db->next_attempt_ms = 0;
@@ -138,6 +165,11 @@ db_connect(struct nk_db *db)
     }
     log_msg(NK_INFO, db->lost ? "db_reconnected" : "db_connected",
             "database connection opened");
+    if (db->pooled)
+        __atomic_add_fetch(&pool_open, 1, __ATOMIC_RELAXED);
+    if (db->ever_connected)
+        __atomic_add_fetch(&reconnects, 1, __ATOMIC_RELAXED);
+    db->ever_connected = 1;
     db->lost = 0;
     db->failing = 0;
     return 0;
@@ -287,6 +319,20 @@ conn_is_stale(struct nk_db *db)
 enum db_outcome
 db_call(struct nk_db *db, const char *const params[DBP_COUNT],
         struct db_result *out)
+{
+    enum db_outcome rc;
+
+    if (db->pooled)
+        __atomic_add_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
+    rc = db_call_inner(db, params, out);
+    if (db->pooled)
+        __atomic_sub_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static enum db_outcome
+db_call_inner(struct nk_db *db, const char *const params[DBP_COUNT],
+              struct db_result *out)
 {
     int w;
 

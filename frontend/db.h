@@ -42,8 +42,12 @@ enum {
     DBP_COUNT
 };
 
-/* A new, unconnected handle (caller frees with db_free), or NULL. */
-struct nk_db *db_new(void);
+/*
+ * A new, unconnected handle (caller frees with db_free), or NULL. A pooled
+ * handle (a worker thread's) counts in the pool figures below; the metrics
+ * scraper's own connection does not.
+ */
+struct nk_db *db_new(int pooled);
 /* Closes the connection and frees db; accepts NULL. */
 void db_free(struct nk_db *db);
 
@@ -55,6 +59,19 @@ void db_free(struct nk_db *db);
 enum db_outcome db_call(struct nk_db *db, const char *const params[DBP_COUNT],
                         struct db_result *out);
 void db_result_clear(struct db_result *r);
+
+/*
+ * Pool figures for /metrics and /health/ready, read without locks (each is
+ * an atomic counter kept by the handles themselves): pooled connections
+ * open, pooled handles inside db_call right now, and connections opened
+ * again after one was lost or had failed (all handles).
+ */
+struct db_pool_stats {
+    long long open;
+    long long busy;
+    long long reconnects;
+};
+void db_pool_stats(struct db_pool_stats *out);
 
 /*
  * From now on no call waits past deadline_ms (nk_now_ms clock): used by the

@@ -6,15 +6,19 @@
  *   1. request id and effective client address (client.c);
  *   2. the path is percent-decoded here (civetweb runs with decode_url=no so
  *      that %00 is seen, not silently cut) and, with the query, checked to be
- *      UTF-8 without NUL, else 400 invalid_encoding;
+ *      UTF-8 without NUL, else 400 invalid_encoding (under /api/ still
+ *      reported to the database for its audit record, see
+ *      answer_transport_error; likewise 413 and invalid headers or body);
  *   3. dispatch on the decoded path: /health (no database), /health/ready and
  *      /api/... (one call of namaskah.handle_request, db.c), else 404;
  *   4. for a database call: headers to JSON (each value checked), the body
  *      read under MAX_BODY_BYTES (else 413 without reading it), the call, and
  *      the database's status, headers and body relayed after checking every
  *      header it supplies;
- *   5. every response gets the security headers and X-Request-Id, and one
- *      access-log line is written.
+ *   5. every response gets the security headers and X-Request-Id, one
+ *      access-log line is written and the request is counted (metrics.c).
+ * Client headers named x-namaskah-* (but the webhook signature pair) are
+ * never forwarded: that prefix is namaskahd's channel to the database.
  * A response that leaves part of a request body unread closes the
  * connection, so civetweb never drains an unbounded body after it.
  */
@@ -33,6 +37,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "nk_json.h"
 #include "nk_sanitize.h"
 
@@ -60,6 +65,8 @@ struct request {
     char client[NK_IP_STRLEN];
     int peer_trusted;
     char *path;           /* decoded path (malloc'd), NULL until decoded */
+    size_t path_len;      /* its length (it may hold NUL bytes) */
+    struct timespec t0;   /* CLOCK_MONOTONIC at the start, for metrics */
     const char *instance; /* what problem bodies show as "instance" */
     char route[ROUTE_MAX];
     int status;
@@ -94,6 +101,13 @@ static int ready_version_ok(const char *body);
 static int header_name_ok(const char *s);
 static int header_value_ok(const char *s);
 static int header_reserved(const char *name);
+static int header_internal(const char *name);
+static int ready_with_pool(const struct db_result *res, struct sbuf *out);
+static int answer_transport_error(struct request *r, int status,
+                                  const char *code, const char *detail,
+                                  int headers_parsed);
+static double elapsed_seconds(const struct request *r);
+static void finish_request(const struct request *r);
 static int handle_health(struct request *r);
 static int handle_forward(struct request *r, int ready);
 static int dispatch(struct request *r);
@@ -388,6 +402,25 @@ send_problem(struct request *r, int status, const char *code,
     return rc;
 }
 
+static double
+elapsed_seconds(const struct request *r)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - r->t0.tv_sec) +
+           (double)(now.tv_nsec - r->t0.tv_nsec) / 1e9;
+}
+
+/* Every answered request: its access-log line and its metrics. */
+static void
+finish_request(const struct request *r)
+{
+    access_log(r);
+    metrics_observe(r->ri ? r->ri->request_method : NULL, r->route, r->status,
+                    elapsed_seconds(r));
+}
+
 static void
 access_log(const struct request *r)
 {
@@ -428,6 +461,8 @@ build_headers_json(const struct mg_request_info *ri, struct sbuf *b)
 
         if (!nk_utf8_valid(name, nlen) || !nk_utf8_valid(value, strlen(value)))
             return -1;
+        if (header_internal(name))
+            continue; /* only namaskahd may set these */
         for (j = 0; j < i && !seen; j++)
             seen = strcasecmp(ri->http_headers[j].name, name) == 0;
         if (seen)
@@ -575,6 +610,55 @@ header_reserved(const char *name)
     return 0;
 }
 
+/*
+ * x-namaskah-* names are the frontend's channel to the database (such as
+ * x-namaskah-transport-error), so a client's are dropped before forwarding.
+ * The exceptions are the two headers a webhook provider signs its calls
+ * with (82_webhooks.sql): they come from clients by design.
+ */
+static int
+header_internal(const char *name)
+{
+    return strncasecmp(name, "x-namaskah-", 11) == 0 &&
+           strcasecmp(name, "x-namaskah-timestamp") != 0 &&
+           strcasecmp(name, "x-namaskah-signature") != 0;
+}
+
+/*
+ * /health/ready: the database's JSON object with this frontend's pool state
+ * added as "pool" (counts only). Writes the new body to out; returns 0, or
+ * -1 when the body is not a JSON object (then it is relayed as it is).
+ */
+static int
+ready_with_pool(const struct db_result *res, struct sbuf *out)
+{
+    cJSON *doc = res->body ? cJSON_Parse(res->body) : NULL;
+    struct db_pool_stats ps;
+    size_t len;
+    char pool[160];
+    int has_members;
+
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return -1;
+    }
+    has_members = doc->child != NULL;
+    cJSON_Delete(doc);
+    /* the database's bytes are kept (its escaping); only the end changes */
+    len = strlen(res->body);
+    while (len > 0 && strchr(" \t\r\n", res->body[len - 1]) != NULL)
+        len--;
+    if (len == 0 || res->body[len - 1] != '}')
+        return -1;
+    db_pool_stats(&ps);
+    snprintf(pool, sizeof(pool),
+             "%s\"pool\":{\"size\":%ld,\"open\":%lld,\"busy\":%lld}}",
+             has_members ? "," : "", g_config.worker_threads, ps.open, ps.busy);
+    sb_add(out, res->body, len - 1);
+    sb_addz(out, pool);
+    return out->failed ? -1 : 0;
+}
+
 /* /health/ready: the body's extension_version must be ours. */
 static int
 ready_version_ok(const char *body)
@@ -594,6 +678,7 @@ relay(struct request *r, const struct db_result *res, int ready)
     struct out_header h[MAX_OUT_HEADERS];
     cJSON *doc = NULL;
     const cJSON *item, *obj;
+    struct sbuf ready_body = {0};
     size_t n = 0;
     int has_type = 0, rc;
     struct nk_log l;
@@ -642,13 +727,70 @@ relay(struct request *r, const struct db_result *res, int ready)
         h[n].value = "application/json; charset=utf-8";
         n++;
     }
-    rc = send_response(r, res->status, h, n, res->body ? res->body : "",
-                       res->body ? strlen(res->body) : 0);
+    if (ready && res->status == 200 && ready_with_pool(res, &ready_body) == 0)
+        rc = send_response(r, res->status, h, n, ready_body.p, ready_body.len);
+    else
+        rc = send_response(r, res->status, h, n, res->body ? res->body : "",
+                           res->body ? strlen(res->body) : 0);
+    free(ready_body.p);
     cJSON_Delete(doc);
     return rc;
 }
 
 /* ---- handlers --------------------------------------------------------- */
+
+/*
+ * A request under /api/ that namaskahd refuses itself (invalid_encoding,
+ * payload_too_large) still gets its audit record: the database is told
+ * through x-namaskah-transport-error (a header no client can send, see
+ * header_internal) and answers the same problem, which is relayed. The path
+ * and User-Agent go through the log sanitizer first, so they are valid
+ * UTF-8 text; the User-Agent only when the headers were parsed. When the
+ * database cannot answer, or answers another status, namaskahd's own
+ * problem goes out as before.
+ */
+static int
+answer_transport_error(struct request *r, int status, const char *code,
+                       const char *detail, int headers_parsed)
+{
+    struct nk_db *db = mg_get_thread_pointer(r->conn);
+    const char *ua =
+        headers_parsed ? mg_get_header(r->conn, "User-Agent") : NULL;
+    const char *params[DBP_COUNT];
+    char path[1024], agent[512], method[64];
+    struct sbuf headers = {0};
+    const char *m;
+    struct db_result res;
+    int rc = 0;
+
+    if (db == NULL || r->path == NULL || strncmp(r->path, "/api/", 5) != 0)
+        return send_problem(r, status, code, detail);
+    nk_sanitize_log(path, sizeof(path), r->path, r->path_len);
+    sb_addz(&headers, "{\"x-namaskah-transport-error\":");
+    sb_json(&headers, code, strlen(code));
+    if (ua != NULL) {
+        nk_sanitize_log(agent, sizeof(agent), ua, strlen(ua));
+        sb_addz(&headers, ",\"user-agent\":");
+        sb_json(&headers, agent, strlen(agent));
+    }
+    sb_addz(&headers, "}");
+    m = r->ri->request_method;
+    nk_sanitize_log(method, sizeof(method), m ? m : "", m ? strlen(m) : 0);
+    params[DBP_METHOD] = method;
+    params[DBP_PATH] = path;
+    params[DBP_QUERY] = "";
+    params[DBP_HEADERS] = headers.p;
+    params[DBP_BODY] = NULL;
+    params[DBP_CLIENT] = r->client;
+    params[DBP_REQUEST_ID] = r->id;
+    if (!headers.failed && db_call(db, params, &res) == DB_OK) {
+        if (res.status == status)
+            rc = relay(r, &res, 0);
+        db_result_clear(&res);
+    }
+    free(headers.p);
+    return rc != 0 ? rc : send_problem(r, status, code, detail);
+}
 
 static int
 handle_health(struct request *r)
@@ -677,8 +819,9 @@ handle_forward(struct request *r, int ready)
         snprintf(r->route, sizeof(r->route), "%s", "/health/ready");
     if (build_headers_json(ri, &headers) != 0) {
         free(headers.p);
-        return send_problem(r, 400, "invalid_encoding",
-                            "A request header is not valid UTF-8 text.");
+        return answer_transport_error(
+            r, 400, "invalid_encoding",
+            "A request header is not valid UTF-8 text.", 1);
     }
     rc = read_body(r, &body, &body_len);
     if (rc == 0 && headers.failed)
@@ -689,16 +832,18 @@ handle_forward(struct request *r, int ready)
         free(headers.p);
         free(body);
         if (rc == 413)
-            return send_problem(r, 413, "payload_too_large",
-                                "The request body is larger than this "
-                                "server accepts.");
+            return answer_transport_error(r, 413, "payload_too_large",
+                                          "The request body is larger than "
+                                          "this server accepts.",
+                                          1);
         if (rc == 400)
             return send_problem(r, 400, "bad_request",
                                 "The request body ended before its "
                                 "declared length.");
         if (rc == 1)
-            return send_problem(r, 400, "invalid_encoding",
-                                "The request body is not valid UTF-8 text.");
+            return answer_transport_error(
+                r, 400, "invalid_encoding",
+                "The request body is not valid UTF-8 text.", 1);
         return send_problem(r, 500, "internal_error",
                             "The server could not process the request.");
     }
@@ -756,10 +901,12 @@ dispatch(struct request *r)
     ok = nk_utf8_valid(r->path, path_len) &&
          nk_utf8_valid(query, strlen(query)) && nk_utf8_valid(q, q_len);
     free(q);
+    r->path_len = path_len;
     if (!ok)
-        return send_problem(r, 400, "invalid_encoding",
-                            "The request path or query is not valid UTF-8 "
-                            "text.");
+        return answer_transport_error(r, 400, "invalid_encoding",
+                                      "The request path or query is not "
+                                      "valid UTF-8 text.",
+                                      1);
     r->instance = r->path;
     if (strcmp(r->path, "/health") == 0)
         return handle_health(r);
@@ -778,6 +925,7 @@ request_init(struct request *r, struct mg_connection *conn)
     r->conn = conn;
     r->ri = mg_get_request_info(conn);
     r->start_ms = nk_now_ms();
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
     snprintf(r->route, sizeof(r->route), "%s", "unmatched");
     r->head = r->ri->request_method != NULL &&
               strcmp(r->ri->request_method, "HEAD") == 0;
@@ -823,7 +971,7 @@ http_begin_request(struct mg_connection *conn)
     if (client_request_id(r.ri, r.peer_trusted, r.id) != 0)
         snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
     status = dispatch(&r);
-    access_log(&r);
+    finish_request(&r);
     free(r.path);
     __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
     return status;
@@ -867,7 +1015,7 @@ http_error(struct mg_connection *conn, int status, const char *msg)
         /* e.g. TRACE: answered like the pipeline answers unknown methods */
         send_problem(&r, 501, "method_not_implemented",
                      "This HTTP method is not supported.");
-        access_log(&r);
+        finish_request(&r);
         return 0;
     }
     code = status == 404   ? "not_found"
@@ -878,8 +1026,18 @@ http_error(struct mg_connection *conn, int status, const char *msg)
     log_str(&l, "request_id", r.id);
     log_str(&l, "msg", msg);
     log_end(&l);
+    if (status == 400 && strncmp(target, "/api/", 5) == 0) {
+        /* a malformed request to the API (e.g. a control byte in a header)
+         * is audited like the other transport errors */
+        r.path = target;
+        r.path_len = strlen(target);
+        answer_transport_error(&r, 400, "bad_request",
+                               "The request could not be processed.", 0);
+        finish_request(&r);
+        return 0;
+    }
     send_problem(&r, status, code, "The request could not be processed.");
-    access_log(&r);
+    finish_request(&r);
     return 0;
 }
 
@@ -888,7 +1046,7 @@ http_init_thread(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
     /* 1: a worker thread, the only kind that serves requests */
-    return thread_type == 1 ? db_new() : NULL;
+    return thread_type == 1 ? db_new(1) : NULL;
 }
 
 void

@@ -8,7 +8,8 @@
  * SHUTDOWN_GRACE_MS (database waits are cut at that deadline), then mg_stop
  * closes the listener and idle connections (it must come last: it drops
  * responses not yet written), worker threads close their database
- * connections in exit_thread, and the process exits 0.
+ * connections in exit_thread, the metrics listener (metrics.c) is stopped,
+ * and the process exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 static int run(void);
 static void *stop_thread(void *arg);
@@ -123,7 +125,7 @@ run(void)
     struct mg_callbacks cb;
     struct mg_init_data init;
     struct mg_error_data err;
-    struct mg_context *ctx;
+    struct mg_context *ctx, *metrics_ctx;
     struct nk_log l;
     char threads[16], body[32], hdr[32], req_to[32], ka_to[32], errtext[256];
     unsigned errcode = 0;
@@ -196,6 +198,9 @@ run(void)
     log_int(&l, "worker_threads", g_config.worker_threads);
     log_int(&l, "pid", (long long)getpid());
     log_end(&l);
+    /* a metrics listener that cannot start is logged, not fatal: the API
+     * keeps serving and Prometheus reports the target down */
+    metrics_ctx = metrics_start();
 
     while (sigwait(&set, &sig) != 0)
         ;
@@ -209,6 +214,7 @@ run(void)
         fflush(stdout);
         _exit(0);
     }
+    metrics_stop(metrics_ctx);
     mg_exit_library();
     log_msg(NK_INFO, "stopped", "all connections closed");
     config_free();

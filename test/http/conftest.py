@@ -7,6 +7,9 @@ The test runner starts a real namaskahd against a real database and sets:
                    its PostgreSQL cluster, controllable with
                    scripts/pgcluster stop|start --dir DIR --port PORT
   NAMASKAH_BIN     the namaskahd binary (config tests, private instances)
+  NAMASKAH_METRICS_URL
+                   optional: base URL of that namaskahd's metrics listener
+                   (METRICS_LISTEN), e.g. http://127.0.0.1:19464
   PGHOST, PGPORT, PGUSER, PGDATABASE
                    a superuser connection for assertions via psql
 Run: /usr/bin/python3 -m pytest test/http
@@ -196,6 +199,10 @@ class Instance:
     def __init__(self, binary, extra_env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # every instance gets its own metrics port: the default one
+        # (127.0.0.1:9464) may be taken by another namaskahd on this host
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
         self.logdir = tempfile.mkdtemp(prefix="nk-http-")
         self.log = LogFile(os.path.join(self.logdir, "namaskahd.log"))
         self.envfile = os.path.join(self.logdir, "empty.env")
@@ -205,6 +212,7 @@ class Instance:
                "ENV_FILE": self.envfile,
                "DATABASE_URL": self.dburl,
                "LISTEN": f"127.0.0.1:{self.port}",
+               "METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
                "WORKER_THREADS": "4",
                "SHUTDOWN_GRACE_MS": "5000"}
         if os.environ.get("ASAN_OPTIONS"):
@@ -235,6 +243,36 @@ class Instance:
                 self.proc.wait()
         self.out.close()
         return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def metrics_url():
+    return need_env("NAMASKAH_METRICS_URL").rstrip("/")
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {(name, frozenset(labels.items())): value}.
+
+    Enough of the format for our own output: no escaped quotes or commas
+    inside label values are expected by the tests that use it."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        assert m, f"not a sample line: {line!r}"
+        labels = {}
+        if m.group(3):
+            for part in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3)):
+                labels[part[0]] = part[1]
+        samples[(m.group(1), frozenset(labels.items()))] = float(m.group(4))
+    return samples
+
+
+def metric(samples, name, **labels):
+    """Sum of the samples of name whose labels include the given ones."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 @pytest.fixture

@@ -12,14 +12,17 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
 import requests
 
-from conftest import (SECURITY_HEADERS, UUID_RE, pgcluster, raw_http)
+from conftest import (SECURITY_HEADERS, UUID_RE, free_port, metric,
+                      parse_metrics, pgcluster, raw_http)
 
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 # An unknown /api/ path: a full database round trip (the pipeline answers
@@ -387,7 +390,7 @@ def test_help_lists_every_setting(nk_bin):
     for name in ("DATABASE_URL", "LISTEN", "WORKER_THREADS", "MAX_BODY_BYTES",
                  "MAX_HEADER_BYTES", "REQUEST_TIMEOUT_MS", "KEEP_ALIVE_TIMEOUT_MS",
                  "DB_CONNECT_TIMEOUT_S", "DB_RETRY_INTERVAL_MS", "TRUSTED_PROXIES",
-                 "LOG_LEVEL", "SHUTDOWN_GRACE_MS"):
+                 "LOG_LEVEL", "SHUTDOWN_GRACE_MS", "METRICS_LISTEN", "METRICS_TOKEN"):
         assert name in p.stdout
     p = run_config(nk_bin, {}, "--version")
     assert p.returncode == 0 and "2.4.0" in p.stdout
@@ -448,6 +451,297 @@ def test_sigint_when_idle_exits_0_quickly(instance):
     inst.proc.send_signal(signal.SIGINT)
     assert inst.proc.wait(10) == 0
     assert time.time() - t0 < 5
+
+
+# ---- metrics (separate listener) --------------------------------------------
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_TOKEN = "h6-Metrics-Token-0123456789"
+
+
+def scrape(url, **kw):
+    r = requests.get(url + "/metrics", timeout=15, **kw)
+    assert r.status_code == 200, r.text
+    return parse_metrics(r.text)
+
+
+def scrape_until(url, pred, timeout=5.0):
+    """Scrapes until pred(samples) holds (a request is counted just after its
+    response is written, so a scrape right after it may not show it yet)."""
+    deadline = time.time() + timeout
+    while True:
+        s = scrape(url)
+        if pred(s) or time.time() > deadline:
+            return s
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/internal/metrics",
+                                  "/api/../internal/metrics",
+                                  "/api/%2e%2e/internal/metrics"])
+def test_metrics_are_not_served_on_the_public_listener(base_url, hostport, path):
+    req = ("GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").encode()
+    status, headers, body, _ = raw_http(*hostport, req)
+    assert status == 404, body
+    assert headers["content-type"] == PROBLEM_TYPE
+    assert b"namaskah_" not in body and b"auth_failures" not in body
+
+
+def test_main_instance_metrics_listener(metrics_url, base_url):
+    requests.get(base_url + "/health", timeout=5)
+    r = requests.get(metrics_url + "/metrics", timeout=15)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == METRICS_TYPE
+    s = parse_metrics(r.text)
+    assert metric(s, "namaskah_http_requests_total", route="/health", status="200") >= 1
+
+
+def test_metrics_content_type_and_families(instance):
+    inst = instance()
+    version = requests.get(inst.url + "/api/version", timeout=5).status_code
+    requests.get(inst.url + "/health", timeout=5)
+    requests.get(inst.url + "/nope/" + "x" * 40, timeout=5)
+    scrape_until(inst.metrics_url, lambda s: metric(
+        s, "namaskah_http_requests_total", route="unmatched") == 1)
+    r = requests.get(inst.metrics_url + "/metrics", timeout=15)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == METRICS_TYPE
+    assert r.headers["Cache-Control"] == "no-store"
+    text = r.text
+    for family, kind in [("namaskah_http_requests_total", "counter"),
+                         ("namaskah_http_request_duration_seconds", "histogram"),
+                         ("namaskah_http_requests_in_flight", "gauge"),
+                         ("namaskah_db_connections", "gauge"),
+                         ("namaskah_db_reconnects_total", "counter"),
+                         ("namaskah_db_up", "gauge"),
+                         ("namaskah_build_info", "gauge"),
+                         ("namaskah_auth_failures_total", "counter"),
+                         ("namaskah_rate_limited_total", "counter"),
+                         ("namaskah_security_events_total", "counter"),
+                         ("namaskah_signing_keys", "gauge")]:
+        assert f"# TYPE {family} {kind}\n" in text, family
+    s = parse_metrics(text)
+    assert s[("namaskah_db_up", frozenset())] == 1
+    assert metric(s, "namaskah_build_info", version="2.4.0") == 1
+    # route templates, never raw paths; unknown paths share "unmatched"
+    assert metric(s, "namaskah_http_requests_total", method="GET",
+                  route="/api/version", status=str(version)) == 1
+    assert metric(s, "namaskah_http_requests_total", route="unmatched", status="404") == 1
+    assert "x" * 40 not in text
+    assert metric(s, "namaskah_http_request_duration_seconds_count", route="/api/version") == 1
+    assert metric(s, "namaskah_http_request_duration_seconds_bucket",
+                  route="/api/version", le="+Inf") == 1
+    assert metric(s, "namaskah_db_connections", state="open") >= 1
+    if shutil.which("promtool"):
+        p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_metrics_methods_are_normalised(instance, hostport):
+    inst = instance()
+    for method in ("PROPFIND", "MKCOL", "GET", "DELETE"):
+        raw_http("127.0.0.1", inst.port,
+                 (method + " /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").encode())
+    s = scrape_until(inst.metrics_url, lambda s: metric(
+        s, "namaskah_http_requests_total", route="unmatched") == 4)
+    methods = {dict(ls)["method"] for (n, ls) in s if n == "namaskah_http_requests_total"}
+    assert methods == {"GET", "DELETE", "OTHER"}
+    assert metric(s, "namaskah_http_requests_total", method="OTHER") == 2
+
+
+def test_metrics_listener_serves_only_get_metrics(instance):
+    inst = instance()
+    assert requests.get(inst.metrics_url + "/", timeout=5).status_code == 404
+    assert requests.get(inst.metrics_url + "/api/version", timeout=5).status_code == 404
+    assert requests.get(inst.metrics_url + "/health", timeout=5).status_code == 404
+    r = requests.post(inst.metrics_url + "/metrics", data="x", timeout=5)
+    assert r.status_code == 405
+    # the public listener of that instance: 404 for /metrics
+    assert requests.get(inst.url + "/metrics", timeout=5).status_code == 404
+
+
+def test_metrics_token_is_enforced(instance):
+    inst = instance({"METRICS_TOKEN": METRICS_TOKEN})
+    r = requests.get(inst.metrics_url + "/metrics", timeout=5)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "namaskah_" not in r.text
+    for bad in ("Bearer wrong-token-0123456789", "Bearer " + METRICS_TOKEN[:-1],
+                "Bearer " + METRICS_TOKEN + "x", "Basic " + METRICS_TOKEN, METRICS_TOKEN):
+        r = requests.get(inst.metrics_url + "/metrics", timeout=5,
+                         headers={"Authorization": bad})
+        assert r.status_code == 401, bad
+    r = requests.get(inst.metrics_url + "/metrics", timeout=15,
+                     headers={"Authorization": "Bearer " + METRICS_TOKEN})
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == METRICS_TYPE
+    assert "namaskah_build_info" in r.text
+    raw = inst.log.raw_since(0)
+    assert METRICS_TOKEN.encode() not in raw
+    config = [x for x in inst.log.records_since(0) if x.get("event") == "config"]
+    assert config[0]["metrics_token"] == "set"
+
+
+def test_metrics_without_database_report_db_up_0(instance):
+    dead = f"postgresql://namaskah_frontend:DeadPw123@127.0.0.1:{free_port()}/nowhere"
+    inst = instance({"DATABASE_URL": dead})
+    requests.get(inst.url + "/api/version", timeout=5)
+    scrape_until(inst.metrics_url, lambda s: metric(
+        s, "namaskah_http_requests_total", status="503") == 1)
+    t0 = time.time()
+    r = requests.get(inst.metrics_url + "/metrics", timeout=15)
+    assert time.time() - t0 < 5
+    assert r.status_code == 200
+    s = parse_metrics(r.text)
+    assert s[("namaskah_db_up", frozenset())] == 0
+    assert metric(s, "namaskah_http_requests_total", route="unmatched", status="503") == 1
+    assert metric(s, "namaskah_db_connections", state="open") == 0
+    # the database's families are left out, not reported as zero
+    assert "namaskah_auth_failures_total" not in r.text
+
+
+def test_database_counters_reach_the_scrape(instance, db):
+    inst = instance()
+    before = scrape(inst.metrics_url)
+    r = requests.get(inst.url + "/api/auth/me", timeout=5,
+                     headers={"Authorization": "Bearer not.a.token"})
+    assert r.status_code == 401
+    lag = float(db("SELECT namaskah.setting('security.rollup_lag_seconds', '5')") or 5)
+    deadline = time.time() + lag + 10
+    while True:
+        after = scrape(inst.metrics_url)
+        grew = (metric(after, "namaskah_auth_failures_total")
+                > metric(before, "namaskah_auth_failures_total")
+                and metric(after, "namaskah_security_events_total", type="auth_failure")
+                > metric(before, "namaskah_security_events_total", type="auth_failure"))
+        if grew or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert grew
+
+
+def test_scrapes_do_not_block_requests(instance):
+    inst = instance()
+    stop = time.time() + 2
+    errors = []
+
+    def scraper():
+        while time.time() < stop:
+            try:
+                requests.get(inst.metrics_url + "/metrics", timeout=15)
+            except requests.RequestException as e:
+                errors.append(e)
+
+    t = threading.Thread(target=scraper)
+    t.start()
+    slowest = 0.0
+    n = 0
+    while time.time() < stop:
+        t0 = time.time()
+        r = requests.get(inst.url + "/api/version", timeout=5)
+        slowest = max(slowest, time.time() - t0)
+        assert r.status_code == 200
+        n += 1
+    t.join()
+    assert not errors
+    assert slowest < 1.0
+    s = scrape_until(inst.metrics_url, lambda s: metric(
+        s, "namaskah_http_requests_total", route="/api/version") == n)
+    assert metric(s, "namaskah_http_requests_total", route="/api/version") == n
+
+
+def test_health_ready_reports_pool_state(base_url):
+    r = requests.get(base_url + "/health/ready", timeout=5)
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["extension_version"] == "2.4.0"
+    pool = doc["pool"]
+    assert set(pool) == {"size", "open", "busy"}
+    assert all(isinstance(v, int) and v >= 0 for v in pool.values())
+    assert 1 <= pool["open"] <= pool["size"] and pool["busy"] <= pool["size"]
+    assert "postgresql://" not in r.text and "password" not in r.text.lower()
+
+
+@pytest.mark.parametrize("env,variable", [
+    ({"METRICS_LISTEN": "nowhere"}, "METRICS_LISTEN"),
+    ({"METRICS_LISTEN": "127.0.0.1:0"}, "METRICS_LISTEN"),
+    ({"METRICS_LISTEN": "127.0.0.1:8080", "LISTEN": "127.0.0.1:8080"}, "METRICS_LISTEN"),
+    ({"METRICS_TOKEN": "Short-Secret"}, "METRICS_TOKEN"),
+    ({"METRICS_TOKEN": "Secret with spaces in it 123"}, "METRICS_TOKEN"),
+])
+def test_bad_metrics_config_exits_2(nk_bin, env, variable):
+    p = run_config(nk_bin, dict(env, DATABASE_URL=GOOD_URL))
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and variable in lines[0], lines
+    for secret in ("Short-Secret", "Secret with spaces", "Hunter2Secret"):
+        assert secret not in p.stdout + p.stderr
+
+
+def test_metrics_listen_off_is_valid(nk_bin):
+    p = run_config(nk_bin, {"DATABASE_URL": GOOD_URL, "METRICS_LISTEN": "off",
+                            "METRICS_TOKEN": METRICS_TOKEN})
+    assert p.returncode == 0, p.stderr
+
+
+# ---- audit of requests namaskahd refuses itself (issue 5) -------------------
+
+def audit_of(db, rid):
+    return db("SELECT route || '|' || status || '|' || outcome FROM namaskah.audit_log "
+              f"WHERE request_id = '{rid}'")
+
+
+@pytest.mark.parametrize("kind", ["path", "query", "header", "body", "too_large"])
+def test_transport_errors_under_api_are_audited(hostport, db, kind):
+    if kind == "path":
+        req = b"GET /api/x%FF HTTP/1.1\r\nHost: t\r\n"
+    elif kind == "query":
+        req = b"GET " + API_PATH.encode() + b"?q=%00 HTTP/1.1\r\nHost: t\r\n"
+    elif kind == "header":
+        req = b"GET " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\nX-A: \xff\r\n"
+    elif kind == "body":
+        req = (b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+               b"Content-Length: 3\r\n\r\na\xffb")
+    else:
+        req = (b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+               b"Content-Length: 9999999\r\n")
+    if not req.endswith(b"a\xffb"):
+        req += b"User-Agent: agent\xe2\x80\xa8x\r\nConnection: close\r\n\r\n"
+    status, headers, body, _ = raw_http(*hostport, req)
+    code = "payload_too_large" if kind == "too_large" else "invalid_encoding"
+    assert status == (413 if kind == "too_large" else 400)
+    doc = raw_problem(status, headers, body, code)
+    rid = doc["request_id"]
+    assert audit_of(db, rid) == f"unmatched|{status}|{code}"
+    if kind != "body":
+        ua = db("SELECT details->>'user_agent' FROM namaskah.audit_log "
+                f"WHERE request_id = '{rid}'")
+        assert ua.startswith("agent") and "\u2028" not in ua
+
+
+def test_transport_errors_outside_api_stay_local(hostport, db):
+    req = b"GET /nope%FF HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    status, headers, body, _ = raw_http(*hostport, req)
+    doc = raw_problem(status, headers, body, "invalid_encoding")
+    assert audit_of(db, doc["request_id"]) == ""
+
+
+def test_malformed_api_request_refused_by_civetweb_is_audited(hostport, db):
+    req = (b"POST /api/version HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n"
+           b"Connection: close\r\n\r\n")
+    status, headers, body, _ = raw_http(*hostport, req)
+    doc = raw_problem(status, headers, body, "bad_request")
+    assert status == 400 and doc["instance"] == "/api/version"
+    assert audit_of(db, doc["request_id"]) == "unmatched|400|bad_request"
+
+
+def test_client_cannot_send_internal_headers(base_url):
+    for name in ("X-Namaskah-Transport-Error", "x-namaskah-transport-error",
+                 "X-NAMASKAH-ROUTE"):
+        r = requests.get(base_url + "/api/version", timeout=5,
+                         headers={name: "payload_too_large"})
+        assert r.status_code == 200, (name, r.text)
 
 
 # ---- database outage: keep LAST -------------------------------------------
