@@ -1026,9 +1026,11 @@ http_error(struct mg_connection *conn, int status, const char *msg)
     log_str(&l, "request_id", r.id);
     log_str(&l, "msg", msg);
     log_end(&l);
-    if (status == 400 && strncmp(target, "/api/", 5) == 0) {
-        /* a malformed request to the API (e.g. a control byte in a header)
-         * is audited like the other transport errors */
+    if (status == 400 && (strncmp(target, "/api/", 5) == 0 ||
+                          r.ri->request_uri == NULL)) {
+        /* a malformed request to the API (e.g. a control byte in a header),
+         * or one too malformed to name its target, is audited like the
+         * other transport errors: every request answered has its record */
         r.path = target;
         r.path_len = strlen(target);
         answer_transport_error(&r, 400, "bad_request",

@@ -253,9 +253,10 @@ BEGIN
     PERFORM set_config('request.jwt.claims', '', true);
     IF transport_error IS NOT NULL THEN
         problem := @extschema@.transport_problem(transport_error);
+        -- namaskahd passes the path already sanitized (it was not valid text)
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
             problem.status, problem.code, problem.detail,
-            @extschema@.sanitize_log(path, 256), request_id, 'unmatched');
+            left(path, 1024), request_id, 'unmatched');
     ELSE
         SELECT * INTO status, headers, body FROM @extschema@.run_pipeline(method, path,
             query, request_headers, request_body, client_addr, request_id);
