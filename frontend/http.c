@@ -763,7 +763,10 @@ answer_transport_error(struct request *r, int status, const char *code,
     struct db_result res;
     int rc = 0;
 
-    if (db == NULL || r->path == NULL || strncmp(r->path, "/api/", 5) != 0)
+    /* the API's transport errors, and (from http_error) requests too
+     * malformed to name a target */
+    if (db == NULL || r->path == NULL ||
+        (strncmp(r->path, "/api/", 5) != 0 && !r->in_error_cb))
         return send_problem(r, status, code, detail);
     nk_sanitize_log(path, sizeof(path), r->path, r->path_len);
     sb_addz(&headers, "{\"x-namaskah-transport-error\":");
@@ -1026,8 +1029,9 @@ http_error(struct mg_connection *conn, int status, const char *msg)
     log_str(&l, "request_id", r.id);
     log_str(&l, "msg", msg);
     log_end(&l);
-    if (status == 400 && (strncmp(target, "/api/", 5) == 0 ||
-                          r.ri->request_uri == NULL)) {
+    if (status == 400 &&
+        (strncmp(target, "/api/", 5) == 0 || r.ri->request_uri == NULL ||
+         r.ri->request_uri[0] != '/')) {
         /* a malformed request to the API (e.g. a control byte in a header),
          * or one too malformed to name its target, is audited like the
          * other transport errors: every request answered has its record */
