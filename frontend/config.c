@@ -697,7 +697,7 @@ config_log(void)
             char key[40];
             size_t k;
 
-            for (k = 0; settings[i].name[k] && k < sizeof(key) - 1; k++)
+            for (k = 0; k < sizeof(key) - 1 && settings[i].name[k]; k++)
                 key[k] = (char)tolower((unsigned char)settings[i].name[k]);
             key[k] = '\0';
             log_int(
