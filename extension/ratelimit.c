@@ -1,18 +1,35 @@
 /*
- * ratelimit.c — SQL-callable rate limiting: rate_limit_peek, rate_limit_check.
+ * ratelimit.c — SQL-callable rate limiting: rate_limit_peek, rate_limit_check,
+ * rate_limit_slots.
  *
  * The arithmetic is core/nk_ratelimit.c; this file reads the policy, reads
- * and writes the key's row of namaskah.rate_limit_state through SPI with
+ * and writes the key's rows of namaskah.rate_limit_state through SPI with
  * plans prepared once per backend (SPI_keepplan), and turns library errors
  * into ereport in one place (rl_report_error).
  *
+ * The state of a key is split over S slots (one row each; S from
+ * nk_rl_slot_count, 1 for small quotas), each with its share of the quota,
+ * so that concurrent allowed requests on one hot key lock different rows.
+ *
  * Locking rules:
- *   - peek reads the committed row with a plain SELECT: no lock, no wait.
- *   - check locks the key's row (SELECT ... FOR UPDATE) and keeps the lock
- *     until the caller's transaction ends, so concurrent checks on one key
- *     are serialized and exact. A key without a row is created with
- *     INSERT ... ON CONFLICT DO NOTHING; losing that race means another
- *     transaction created it first, so we go back and lock its row.
+ *   - peek reads the committed rows with a plain SELECT: no lock, no wait.
+ *   - check with one slot locks the key's row (SELECT ... FOR UPDATE) and
+ *     keeps the lock until the caller's transaction ends, so concurrent
+ *     checks on one key are serialized and exact.
+ *   - check with S > 1 slots reads the committed rows, then tries the slots
+ *     whose committed state allows the cost, starting at a random one, each
+ *     with SELECT ... FOR UPDATE SKIP LOCKED; it consumes from the first
+ *     slot it locks that still allows the cost. Slots locked by others are
+ *     then waited on one after the other (plain FOR UPDATE). Every lock is
+ *     taken in an internal subtransaction that is rolled back when the slot
+ *     turns out to be exhausted, so a check ends holding at most ONE row of
+ *     the key (the slot it consumed from) and never waits while holding one:
+ *     checks on one key cannot deadlock. A check is denied only after every
+ *     slot that could allow it was examined under its lock (or denied by its
+ *     committed state, which concurrent checks can only lower): exact.
+ *   - A key without a row is created with INSERT ... ON CONFLICT DO NOTHING;
+ *     losing that race means another transaction created it first, so we go
+ *     back and lock its row.
  *   - A check that creates a row also deletes a few expired rows (SKIP
  *     LOCKED, never waiting), so a flood of distinct keys pays for its own
  *     cleanup and the table cannot grow without bound.
@@ -22,12 +39,16 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "nk_ratelimit.h"
@@ -46,6 +67,7 @@
 typedef struct RlPolicy {
     nk_rl_policy p;
     int32 cost;
+    int nslots; /* S, from nk_rl_slot_count */
 } RlPolicy;
 
 typedef struct RlStateRow {
@@ -53,23 +75,55 @@ typedef struct RlStateRow {
     nk_rl_state s;
 } RlStateRow;
 
+/* One decision in progress: the arguments and what we know of each slot. */
+typedef struct RlCall {
+    text *policy;
+    text *key;
+    TimestampTz now;
+    int64 cost;
+    RlPolicy pol;
+    RlStateRow rows[NK_RL_MAX_SLOTS];       /* committed state, as first read */
+    nk_rl_result per_slot[NK_RL_MAX_SLOTS]; /* latest decision of each slot */
+    bool created;                           /* we inserted a row */
+} RlCall;
+
+/* What trying one slot under its lock came to. */
+typedef enum RlOutcome {
+    RL_TOOK,   /* the slot allowed the cost and recorded it */
+    RL_DENIED, /* the slot, locked, does not allow the cost */
+    RL_BUSY    /* another transaction holds the slot (SKIP LOCKED) */
+} RlOutcome;
+
 static SPIPlanPtr rl_plan(SPIPlanPtr *slot, const char *sql, int nargs,
                           Oid *argtypes, int cursor_options);
 static void rl_report_error(nk_rl_error err, const char *policy);
 static void rl_load_policy(text *name, RlPolicy *out);
-static void rl_load_state(text *policy, text *key, bool lock, RlStateRow *out);
-static bool rl_insert_state(text *policy, text *key, const nk_rl_result *r,
-                            TimestampTz expires);
-static void rl_update_state(text *policy, text *key, const nk_rl_result *r,
-                            TimestampTz expires);
+static void rl_read_slots(RlCall *c);
+static bool rl_lock_slot(RlCall *c, int slot, bool skip_locked,
+                         RlStateRow *out);
+static bool rl_insert_state(RlCall *c, int slot, const nk_rl_result *r);
+static void rl_update_state(RlCall *c, int slot, const nk_rl_result *r);
 static void rl_cleanup(TimestampTz now);
 static TimestampTz rl_expiry(const nk_rl_policy *p, int64 expires_at_us);
 static int32 rl_seconds(int64 us);
+static void rl_apply_slot(RlCall *c, int slot, const RlStateRow *row,
+                          int64 cost, nk_rl_result *out);
+static void rl_peek(RlCall *c, nk_rl_result *out);
+static void rl_check_one(RlCall *c, nk_rl_result *out);
+static RlOutcome rl_take_slot(RlCall *c, int slot, bool skip_locked,
+                              nk_rl_result *r);
+static RlOutcome rl_gather(RlCall *c, int unused_slot, bool unused_flag,
+                           nk_rl_result *out);
+static RlOutcome rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool,
+                                                 nk_rl_result *),
+                               RlCall *c, int slot, bool flag, nk_rl_result *r);
+static void rl_check_sharded(RlCall *c, nk_rl_result *out);
 static Datum rl_decide(FunctionCallInfo fcinfo, bool consume);
 
 static SPIPlanPtr plan_policy;
-static SPIPlanPtr plan_peek;
+static SPIPlanPtr plan_read;
 static SPIPlanPtr plan_lock;
+static SPIPlanPtr plan_lock_skip;
 static SPIPlanPtr plan_insert;
 static SPIPlanPtr plan_update;
 static SPIPlanPtr plan_expired;
@@ -141,11 +195,12 @@ rl_load_policy(text *name, RlPolicy *out)
     TupleDesc desc;
     bool isnull;
     char *algorithm;
+    nk_rl_error err;
     int rc;
 
     plan = rl_plan(&plan_policy,
                    "SELECT algorithm, \"limit\", window_seconds,"
-                   " coalesce(burst, \"limit\"), cost"
+                   " coalesce(burst, \"limit\"), cost, slots"
                    " FROM namaskah.rate_limit_policies WHERE name = $1",
                    1, argtypes, 0);
     values[0] = PointerGetDatum(name);
@@ -172,68 +227,120 @@ rl_load_policy(text *name, RlPolicy *out)
         USECS_PER_SEC;
     out->p.burst = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
     out->cost = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+    /* Validate before splitting, so errors name the policy's own values. */
+    err = nk_rl_policy_check(&out->p);
+    if (err != NK_RL_OK)
+        rl_report_error(err, text_to_cstring(name));
+    out->nslots = nk_rl_slot_count(
+        &out->p, DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)));
 }
 
+/* The committed rows of the key; rows of slots >= S (left over from an
+ * earlier split, normally deleted by the policy trigger) are ignored. */
 static void
-rl_load_state(text *policy, text *key, bool lock, RlStateRow *out)
+rl_read_slots(RlCall *c)
 {
     Oid argtypes[2] = {TEXTOID, TEXTOID};
     Datum values[2];
+    SPIPlanPtr plan;
+    uint64 i;
+    int rc;
+
+    plan = rl_plan(&plan_read,
+                   "SELECT slot, t_us, n, n_prev FROM namaskah.rate_limit_state"
+                   " WHERE policy = $1 AND key = $2",
+                   2, argtypes, 0);
+    values[0] = PointerGetDatum(c->policy);
+    values[1] = PointerGetDatum(c->key);
+    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "rate-limit state lookup failed: %s",
+             SPI_result_code_string(rc));
+    memset(c->rows, 0, sizeof(c->rows));
+    for (i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool isnull;
+        int slot = DatumGetInt16(SPI_getbinval(tup, desc, 1, &isnull));
+
+        if (slot < 0 || slot >= c->pol.nslots)
+            continue;
+        c->rows[slot].found = true;
+        c->rows[slot].s.t = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+        c->rows[slot].s.n = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+        c->rows[slot].s.p = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+    }
+}
+
+/* Locks one slot's row (waiting, or not with skip_locked) and reads its
+ * latest committed state. Returns false when no row was locked: none exists
+ * or (skip_locked) another transaction holds it. */
+static bool
+rl_lock_slot(RlCall *c, int slot, bool skip_locked, RlStateRow *out)
+{
+    Oid argtypes[3] = {TEXTOID, TEXTOID, INT2OID};
+    Datum values[3];
     SPIPlanPtr plan;
     HeapTuple tup;
     TupleDesc desc;
     bool isnull;
     int rc;
 
-    if (lock)
+    if (skip_locked)
+        plan = rl_plan(&plan_lock_skip,
+                       "SELECT t_us, n, n_prev FROM namaskah.rate_limit_state"
+                       " WHERE policy = $1 AND key = $2 AND slot = $3"
+                       " FOR UPDATE SKIP LOCKED",
+                       3, argtypes, 0);
+    else
         plan = rl_plan(&plan_lock,
                        "SELECT t_us, n, n_prev FROM namaskah.rate_limit_state"
-                       " WHERE policy = $1 AND key = $2 FOR UPDATE",
-                       2, argtypes, 0);
-    else
-        plan = rl_plan(&plan_peek,
-                       "SELECT t_us, n, n_prev FROM namaskah.rate_limit_state"
-                       " WHERE policy = $1 AND key = $2",
-                       2, argtypes, 0);
-    values[0] = PointerGetDatum(policy);
-    values[1] = PointerGetDatum(key);
+                       " WHERE policy = $1 AND key = $2 AND slot = $3"
+                       " FOR UPDATE",
+                       3, argtypes, 0);
+    values[0] = PointerGetDatum(c->policy);
+    values[1] = PointerGetDatum(c->key);
+    values[2] = Int16GetDatum((int16)slot);
     rc = SPI_execute_plan(plan, values, NULL, false, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state lookup failed: %s",
              SPI_result_code_string(rc));
     out->found = SPI_processed > 0;
     if (!out->found)
-        return;
+        return false;
     tup = SPI_tuptable->vals[0];
     desc = SPI_tuptable->tupdesc;
     out->s.t = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
     out->s.n = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
     out->s.p = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+    return true;
 }
 
 /* Returns false when another transaction created the row first. */
 static bool
-rl_insert_state(text *policy, text *key, const nk_rl_result *r,
-                TimestampTz expires)
+rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
 {
-    Oid argtypes[6] = {TEXTOID, TEXTOID, INT8OID,
+    Oid argtypes[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
                        INT8OID, INT8OID, TIMESTAMPTZOID};
-    Datum values[6];
+    Datum values[7];
+    nk_rl_policy sp;
     SPIPlanPtr plan;
     int rc;
 
     plan = rl_plan(&plan_insert,
                    "INSERT INTO namaskah.rate_limit_state"
-                   " (policy, key, t_us, n, n_prev, expires_at)"
-                   " VALUES ($1, $2, $3, $4, $5, $6)"
-                   " ON CONFLICT (policy, key) DO NOTHING",
-                   6, argtypes, 0);
-    values[0] = PointerGetDatum(policy);
-    values[1] = PointerGetDatum(key);
-    values[2] = Int64GetDatum(r->state.t);
-    values[3] = Int64GetDatum(r->state.n);
-    values[4] = Int64GetDatum(r->state.p);
-    values[5] = TimestampTzGetDatum(expires);
+                   " (policy, key, slot, t_us, n, n_prev, expires_at)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                   " ON CONFLICT (policy, key, slot) DO NOTHING",
+                   7, argtypes, 0);
+    (void)nk_rl_slot_policy(&c->pol.p, c->pol.nslots, slot, &sp);
+    values[0] = PointerGetDatum(c->policy);
+    values[1] = PointerGetDatum(c->key);
+    values[2] = Int16GetDatum((int16)slot);
+    values[3] = Int64GetDatum(r->state.t);
+    values[4] = Int64GetDatum(r->state.n);
+    values[5] = Int64GetDatum(r->state.p);
+    values[6] = TimestampTzGetDatum(rl_expiry(&sp, r->expires_at_us));
     rc = SPI_execute_plan(plan, values, NULL, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "rate-limit state insert failed: %s",
@@ -242,26 +349,28 @@ rl_insert_state(text *policy, text *key, const nk_rl_result *r,
 }
 
 static void
-rl_update_state(text *policy, text *key, const nk_rl_result *r,
-                TimestampTz expires)
+rl_update_state(RlCall *c, int slot, const nk_rl_result *r)
 {
-    Oid argtypes[6] = {TEXTOID, TEXTOID, INT8OID,
+    Oid argtypes[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
                        INT8OID, INT8OID, TIMESTAMPTZOID};
-    Datum values[6];
+    Datum values[7];
+    nk_rl_policy sp;
     SPIPlanPtr plan;
     int rc;
 
     plan = rl_plan(&plan_update,
                    "UPDATE namaskah.rate_limit_state"
-                   " SET t_us = $3, n = $4, n_prev = $5, expires_at = $6"
-                   " WHERE policy = $1 AND key = $2",
-                   6, argtypes, 0);
-    values[0] = PointerGetDatum(policy);
-    values[1] = PointerGetDatum(key);
-    values[2] = Int64GetDatum(r->state.t);
-    values[3] = Int64GetDatum(r->state.n);
-    values[4] = Int64GetDatum(r->state.p);
-    values[5] = TimestampTzGetDatum(expires);
+                   " SET t_us = $4, n = $5, n_prev = $6, expires_at = $7"
+                   " WHERE policy = $1 AND key = $2 AND slot = $3",
+                   7, argtypes, 0);
+    (void)nk_rl_slot_policy(&c->pol.p, c->pol.nslots, slot, &sp);
+    values[0] = PointerGetDatum(c->policy);
+    values[1] = PointerGetDatum(c->key);
+    values[2] = Int16GetDatum((int16)slot);
+    values[3] = Int64GetDatum(r->state.t);
+    values[4] = Int64GetDatum(r->state.n);
+    values[5] = Int64GetDatum(r->state.p);
+    values[6] = TimestampTzGetDatum(rl_expiry(&sp, r->expires_at_us));
     rc = SPI_execute_plan(plan, values, NULL, false, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "rate-limit state update failed: %s",
@@ -346,19 +455,278 @@ rl_seconds(int64 us)
     return (int32)Min(s, (int64)PG_INT32_MAX);
 }
 
+/* Decides a cost on one slot whose state is `row` (not found = fresh). */
+static void
+rl_apply_slot(RlCall *c, int slot, const RlStateRow *row, int64 cost,
+              nk_rl_result *out)
+{
+    nk_rl_policy sp;
+    nk_rl_error err;
+
+    err = nk_rl_slot_policy(&c->pol.p, c->pol.nslots, slot, &sp);
+    if (err == NK_RL_OK)
+        err = nk_rl_apply(&sp, row->found ? &row->s : NULL, c->now, cost, out);
+    if (err != NK_RL_OK)
+        rl_report_error(err, text_to_cstring(c->policy));
+}
+
+/* The committed state's answer: allowed when some slot allows. */
+static void
+rl_peek(RlCall *c, nk_rl_result *out)
+{
+    int i;
+
+    rl_read_slots(c);
+    for (i = 0; i < c->pol.nslots; i++)
+        rl_apply_slot(c, i, &c->rows[i], c->cost, &c->per_slot[i]);
+    nk_rl_merge(c->per_slot, c->pol.nslots, c->cost, -1, c->now, out);
+}
+
+/* One slot: lock the row, decide, record (the unsplit behaviour). */
+static void
+rl_check_one(RlCall *c, nk_rl_result *out)
+{
+    RlStateRow row;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        if (attempt >= RL_MAX_ATTEMPTS)
+            elog(ERROR, "rate-limit state row for a key kept vanishing");
+        (void)rl_lock_slot(c, 0, false, &row);
+        rl_apply_slot(c, 0, &row, c->cost, out);
+        /* Denied, or nothing to record: write nothing. */
+        if (!out->allowed || c->cost == 0)
+            return;
+        if (row.found) {
+            rl_update_state(c, 0, out);
+            return;
+        }
+        if (rl_insert_state(c, 0, out)) {
+            c->created = true;
+            return;
+        }
+        /* Another transaction created the row: lock it and decide again. */
+    }
+}
+
+/*
+ * Locks slot `slot`, decides and records; runs inside rl_in_subxact's
+ * subtransaction. skip_locked: give up (RL_BUSY) rather than wait when
+ * another transaction holds the row or is creating it.
+ */
+static RlOutcome
+rl_take_slot(RlCall *c, int slot, bool skip_locked, nk_rl_result *r)
+{
+    RlStateRow row;
+    int attempt;
+
+    for (attempt = 0; attempt < RL_MAX_ATTEMPTS; attempt++) {
+        if (rl_lock_slot(c, slot, skip_locked, &row)) {
+            rl_apply_slot(c, slot, &row, c->cost, r);
+            if (!r->allowed)
+                return RL_DENIED;
+            rl_update_state(c, slot, r);
+            return RL_TOOK;
+        }
+        /* With SKIP LOCKED, "no row" for a row we saw means it is held. */
+        if (skip_locked && c->rows[slot].found)
+            return RL_BUSY;
+        rl_apply_slot(c, slot, &row, c->cost, r);
+        if (!r->allowed)
+            return RL_DENIED;
+        if (rl_insert_state(c, slot, r)) {
+            c->created = true;
+            return RL_TOOK;
+        }
+        if (skip_locked)
+            return RL_BUSY;
+        /* Another transaction created the row: lock it and decide again. */
+    }
+    elog(ERROR, "rate-limit state row for a key kept vanishing");
+    return RL_BUSY; /* not reached */
+}
+
+/*
+ * Runs one step (rl_take_slot or rl_gather) inside an internal
+ * subtransaction that is kept only when the step consumed (RL_TOOK): rows
+ * locked or created by a step that came to nothing are unlocked again at
+ * once, so a check holds rows of the key only when it consumed from them
+ * (others never wait on a row that cannot serve them, and checks cannot
+ * deadlock on one key).
+ */
+static RlOutcome
+rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool, nk_rl_result *), RlCall *c,
+              int slot, bool flag, nk_rl_result *r)
+{
+    MemoryContext cxt = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    volatile RlOutcome outcome = RL_BUSY;
+    volatile bool created = c->created;
+
+    BeginInternalSubTransaction(NULL);
+    MemoryContextSwitchTo(cxt);
+    PG_TRY();
+    {
+        outcome = step(c, slot, flag, r);
+    }
+    PG_CATCH();
+    {
+        ErrorData *edata;
+
+        MemoryContextSwitchTo(cxt);
+        edata = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(cxt);
+        CurrentResourceOwner = owner;
+        ReThrowError(edata);
+    }
+    PG_END_TRY();
+    if (outcome == RL_TOOK)
+        ReleaseCurrentSubTransaction();
+    else {
+        RollbackAndReleaseCurrentSubTransaction();
+        c->created = created; /* a row inserted in it is gone again */
+    }
+    MemoryContextSwitchTo(cxt);
+    CurrentResourceOwner = owner;
+    return outcome;
+}
+
+/*
+ * The slow path for a cost that no single slot can take but the slots
+ * together can (a cost above a slot's share, or a key whose units are left
+ * in small pieces): locks EVERY slot in ascending order, waiting (creating
+ * missing rows, fresh), and takes the cost from them in order when their
+ * whole units add up to it. Ascending order keeps two such checks from
+ * deadlocking; single-slot checks never wait while holding a row. Runs in
+ * rl_in_subxact: a denial releases every lock.
+ */
+static RlOutcome
+rl_gather(RlCall *c, int unused_slot, bool unused_flag, nk_rl_result *out)
+{
+    const int S = c->pol.nslots;
+    nk_rl_result now_left[NK_RL_MAX_SLOTS];
+    int64 total = 0, quota = 0, need = c->cost, reset = 0;
+    int i, attempt;
+
+    for (i = 0; i < S; i++) {
+        RlStateRow *row = &c->rows[i];
+
+        for (attempt = 0;; attempt++) {
+            if (attempt >= RL_MAX_ATTEMPTS)
+                elog(ERROR, "rate-limit state row for a key kept vanishing");
+            if (rl_lock_slot(c, i, false, row))
+                break;
+            /* No row: create it fresh, which holds it as well. */
+            rl_apply_slot(c, i, row, 0, &now_left[i]);
+            if (rl_insert_state(c, i, &now_left[i])) {
+                row->found = true;
+                row->s = now_left[i].state;
+                c->created = true;
+                break;
+            }
+        }
+        /* A cost of 0 reports the whole units the slot has now. */
+        rl_apply_slot(c, i, row, 0, &now_left[i]);
+        total += now_left[i].remaining;
+        quota += now_left[i].quota;
+    }
+    if (total < c->cost) {
+        for (i = 0; i < S; i++)
+            rl_apply_slot(c, i, &c->rows[i], c->cost, &c->per_slot[i]);
+        return RL_DENIED;
+    }
+    for (i = 0; i < S; i++) {
+        int64 take = Min(need, now_left[i].remaining);
+        nk_rl_result r;
+
+        if (take > 0) {
+            rl_apply_slot(c, i, &c->rows[i], take, &r);
+            if (!r.allowed)
+                elog(ERROR, "rate-limit slot refused the units it reported");
+            rl_update_state(c, i, &r);
+            need -= take;
+            reset = Max(reset, r.reset_after_us);
+        } else
+            reset = Max(reset, now_left[i].reset_after_us);
+    }
+    memset(out, 0, sizeof(*out));
+    out->allowed = true;
+    out->quota = quota;
+    out->remaining = total - c->cost;
+    out->reset_after_us = reset;
+    return RL_TOOK;
+}
+
+/*
+ * S > 1 slots. Candidates are the slots whose committed state allows the
+ * cost: concurrent checks only consume, so a slot that denies now in its
+ * committed state denies under its lock too. Pass 1 tries them from a
+ * random start without waiting; pass 2 waits on those that were held; the
+ * slow path (rl_gather) takes a cost no single slot can take from several.
+ */
+static void
+rl_check_sharded(RlCall *c, nk_rl_result *out)
+{
+    const int S = c->pol.nslots;
+    int busy[NK_RL_MAX_SLOTS];
+    int nbusy = 0, start, k;
+    int64 left;
+
+    rl_read_slots(c);
+    for (k = 0; k < S; k++)
+        rl_apply_slot(c, k, &c->rows[k], c->cost, &c->per_slot[k]);
+    if (c->cost == 0) { /* only asks: nothing to record, nothing to lock */
+        nk_rl_merge(c->per_slot, S, c->cost, -1, c->now, out);
+        return;
+    }
+    start = (int)pg_prng_uint64_range(&pg_global_prng_state, 0, S - 1);
+    for (k = 0; k < S; k++) {
+        int i = (start + k) % S;
+
+        if (!c->per_slot[i].allowed)
+            continue;
+        switch (rl_in_subxact(rl_take_slot, c, i, true, &c->per_slot[i])) {
+        case RL_TOOK:
+            nk_rl_merge(c->per_slot, S, c->cost, i, c->now, out);
+            return;
+        case RL_BUSY:
+            busy[nbusy++] = i;
+            break;
+        case RL_DENIED:
+            break;
+        }
+    }
+    for (k = 0; k < nbusy; k++) {
+        int i = busy[k];
+
+        if (rl_in_subxact(rl_take_slot, c, i, false, &c->per_slot[i]) ==
+            RL_TOOK) {
+            nk_rl_merge(c->per_slot, S, c->cost, i, c->now, out);
+            return;
+        }
+    }
+    /* No slot takes the cost alone; if their units add up, take it from
+     * several (locking all of them: the slow path). */
+    for (k = 0, left = 0; k < S; k++)
+        left += nk_rl_units_left(&c->per_slot[k], c->cost);
+    if (left >= c->cost &&
+        rl_in_subxact(rl_gather, c, 0, false, out) == RL_TOOK)
+        return;
+    /* Denied: per_slot holds each slot's latest answer. */
+    nk_rl_merge(c->per_slot, S, c->cost, -1, c->now, out);
+    out->allowed = false;
+    if (out->retry_after_us <= 0)
+        out->retry_after_us = 1;
+}
+
 static Datum
 rl_decide(FunctionCallInfo fcinfo, bool consume)
 {
-    text *policy;
-    text *key;
-    TimestampTz now;
+    RlCall *c;
     TupleDesc tupdesc;
-    RlPolicy pol;
-    RlStateRow row;
     nk_rl_result r;
-    nk_rl_error err;
-    int64 cost;
-    int attempt;
     Datum values[5];
     bool nulls[5] = {false, false, false, false, false};
 
@@ -371,16 +739,17 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     if (PG_ARGISNULL(3))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("rate-limit time must not be null")));
-    policy = PG_GETARG_TEXT_PP(0);
-    key = PG_GETARG_TEXT_PP(1);
-    now = PG_GETARG_TIMESTAMPTZ(3);
-    if (VARSIZE_ANY_EXHDR(key) > RL_MAX_KEY_BYTES)
+    c = palloc0(sizeof(RlCall));
+    c->policy = PG_GETARG_TEXT_PP(0);
+    c->key = PG_GETARG_TEXT_PP(1);
+    c->now = PG_GETARG_TIMESTAMPTZ(3);
+    if (VARSIZE_ANY_EXHDR(c->key) > RL_MAX_KEY_BYTES)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                  errmsg("rate-limit key is too long"),
                  errdetail("A key has at most %d bytes; this one has %zu.",
-                           RL_MAX_KEY_BYTES, VARSIZE_ANY_EXHDR(key))));
-    if (TIMESTAMP_NOT_FINITE(now))
+                           RL_MAX_KEY_BYTES, VARSIZE_ANY_EXHDR(c->key))));
+    if (TIMESTAMP_NOT_FINITE(c->now))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("rate-limit time must be finite")));
     if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -389,38 +758,27 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    rl_load_policy(policy, &pol);
-    cost = PG_ARGISNULL(2) ? pol.cost : PG_GETARG_INT32(2);
+    rl_load_policy(c->policy, &c->pol);
+    c->cost = PG_ARGISNULL(2) ? c->pol.cost : PG_GETARG_INT32(2);
+    if (c->cost < 0)
+        rl_report_error(NK_RL_ECOST, text_to_cstring(c->policy));
 
-    for (attempt = 0;; attempt++) {
-        if (attempt >= RL_MAX_ATTEMPTS)
-            elog(ERROR, "rate-limit state row for a key kept vanishing");
-        rl_load_state(policy, key, consume, &row);
-        err = nk_rl_apply(&pol.p, row.found ? &row.s : NULL, now, cost, &r);
-        if (err != NK_RL_OK)
-            rl_report_error(err, text_to_cstring(policy));
-        /* Denied, or nothing to record: write nothing. */
-        if (!consume || !r.allowed || cost == 0)
-            break;
-        if (row.found) {
-            rl_update_state(policy, key, &r,
-                            rl_expiry(&pol.p, r.expires_at_us));
-            break;
-        }
-        if (rl_insert_state(policy, key, &r,
-                            rl_expiry(&pol.p, r.expires_at_us))) {
-            rl_cleanup(now);
-            break;
-        }
-        /* Another transaction created the row: lock it and decide again. */
-    }
+    if (!consume)
+        rl_peek(c, &r);
+    else if (c->pol.nslots == 1)
+        rl_check_one(c, &r);
+    else
+        rl_check_sharded(c, &r);
+    if (c->created)
+        rl_cleanup(c->now);
     SPI_finish();
 
     values[0] = BoolGetDatum(r.allowed);
-    values[1] = Int32GetDatum((int32)r.quota);
+    values[1] = Int32GetDatum((int32)Min(r.quota, (int64)PG_INT32_MAX));
     values[2] = Int32GetDatum((int32)Min(r.remaining, (int64)PG_INT32_MAX));
     values[3] = Int32GetDatum(rl_seconds(r.reset_after_us));
     values[4] = Int32GetDatum(rl_seconds(r.retry_after_us));
+    pfree(c);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -436,4 +794,30 @@ Datum
 nk_rate_limit_check(PG_FUNCTION_ARGS)
 {
     return rl_decide(fcinfo, true);
+}
+
+/*
+ * rate_limit_slots(algorithm, limit, burst, slots): how many slots a policy
+ * with these values splits a key's state into. burst NULL means the limit;
+ * any other NULL gives NULL. Out-of-range values give 1 (the policy table's
+ * constraints keep them out anyway).
+ */
+PG_FUNCTION_INFO_V1(nk_rate_limit_slots);
+Datum
+nk_rate_limit_slots(PG_FUNCTION_ARGS)
+{
+    nk_rl_policy p;
+    char *algorithm;
+
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+        PG_RETURN_NULL();
+    algorithm = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    if (!nk_rl_algorithm_parse(algorithm, &p.algorithm))
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("unknown rate-limit algorithm \"%s\"", algorithm)));
+    p.limit = PG_GETARG_INT32(1);
+    p.burst = PG_ARGISNULL(2) ? p.limit : PG_GETARG_INT32(2);
+    p.window_us = USECS_PER_SEC;
+    PG_RETURN_INT32(nk_rl_slot_count(&p, PG_GETARG_INT32(3)));
 }

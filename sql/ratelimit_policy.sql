@@ -64,7 +64,8 @@ SELECT count(*) AS rows FROM namaskah.rate_limit_state WHERE policy = 'rt_policy
 UPDATE namaskah.rate_limit_policies SET algorithm = 'gcra' WHERE name = 'rt_policy';
 SELECT count(*) AS rows FROM namaskah.rate_limit_state WHERE policy = 'rt_policy';
 DELETE FROM namaskah.rate_limit_policies WHERE name = 'rt_policy';
--- least privilege: definer functions with a pinned search_path, owned by
+-- least privilege: definer functions with a pinned search_path (the two
+-- deciding ones also plan index scans only), owned by
 -- namaskah_owner, executable by no API role; state readable by none
 SELECT p.proname, p.prosecdef, p.proconfig, pg_get_userbyid(p.proowner) AS owner,
        has_function_privilege('namaskah_api', p.oid, 'EXECUTE') AS api,

@@ -334,6 +334,79 @@ nk_rl_apply(const nk_rl_policy *policy, const nk_rl_state *prev, int64_t now_us,
     return NK_RL_OK;
 }
 
+int
+nk_rl_slot_count(const nk_rl_policy *policy, int64_t max_slots)
+{
+    int64_t q = policy->limit, s;
+
+    if (policy->algorithm == NK_RL_TOKEN_BUCKET ||
+        policy->algorithm == NK_RL_GCRA)
+        q = q < policy->burst ? q : policy->burst;
+    if (max_slots > NK_RL_MAX_SLOTS)
+        max_slots = NK_RL_MAX_SLOTS;
+    s = q / NK_RL_MIN_SLOT_SHARE;
+    if (s > max_slots)
+        s = max_slots;
+    return s < 1 ? 1 : (int)s;
+}
+
+nk_rl_error
+nk_rl_slot_policy(const nk_rl_policy *policy, int slots, int slot,
+                  nk_rl_policy *out)
+{
+    if (slots < 1 || slots > NK_RL_MAX_SLOTS || slot < 0 || slot >= slots)
+        return NK_RL_EPOLICY;
+    *out = *policy;
+    /* Remainders go to the lowest slots, so the shares add up exactly. */
+    out->limit = policy->limit / slots + (slot < policy->limit % slots);
+    out->burst = policy->burst / slots + (slot < policy->burst % slots);
+    return NK_RL_OK;
+}
+
+int64_t
+nk_rl_units_left(const nk_rl_result *r, int64_t cost)
+{
+    return r->allowed ? r->remaining + cost : r->remaining;
+}
+
+void
+nk_rl_merge(const nk_rl_result *per_slot, int nslots, int64_t cost, int chosen,
+            int64_t now_us, nk_rl_result *out)
+{
+    int64_t left = 0, quota = 0, reset = 0, retry = INT64_MAX;
+    int64_t expires = INT64_MIN;
+    bool allowed = chosen >= 0, fits_one = false;
+    int i;
+
+    for (i = 0; i < nslots; i++) {
+        const nk_rl_result *r = &per_slot[i];
+
+        left += nk_rl_units_left(r, cost);
+        quota += r->quota;
+        reset = max64(reset, r->reset_after_us);
+        expires = max64(expires, r->expires_at_us);
+        if (cost <= r->quota)
+            fits_one = true;
+        if (chosen < 0 && r->allowed)
+            allowed = true;
+        if (!r->allowed && r->retry_after_us < retry)
+            retry = r->retry_after_us;
+    }
+    if (chosen < 0 && cost > 0 && left >= cost)
+        allowed = true;
+    /* A cost too big for any slot's share passes once all slots are fresh
+     * (when it fits the whole quota); each slot alone would say "never". */
+    if (!allowed && !fits_one && cost <= quota && nslots > 1)
+        retry = max64(1, expires - now_us);
+    memset(out, 0, sizeof(*out));
+    out->allowed = allowed;
+    out->quota = quota;
+    out->remaining = allowed ? left - cost : left;
+    out->reset_after_us = reset;
+    out->retry_after_us = allowed || retry == INT64_MAX ? 0 : retry;
+    out->expires_at_us = nslots > 0 ? expires : 0;
+}
+
 const char *
 nk_rl_algorithm_name(nk_rl_algorithm algorithm)
 {

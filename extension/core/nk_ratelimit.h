@@ -128,6 +128,55 @@ typedef struct nk_rl_result {
 nk_rl_error nk_rl_apply(const nk_rl_policy *policy, const nk_rl_state *prev,
                         int64_t now_us, int64_t cost, nk_rl_result *out);
 
+/*
+ * Slots: the state of one key may be split over S slots so that concurrent
+ * allowed requests on a hot key lock different rows. Slot i is an ordinary
+ * policy with the same algorithm and window and a share of the quota:
+ * limit_i = L / S, plus 1 for the first L % S slots (same for the burst), so
+ * the shares add up to exactly L and B (and the buckets' refill rates to
+ * L per W). A request is decided by ONE slot: it passes when some slot
+ * passes it. S = min(max_slots, Q / NK_RL_MIN_SLOT_SHARE), at least 1, with
+ * Q = L for the windows and min(L, B) for the buckets: every slot gets at
+ * least NK_RL_MIN_SLOT_SHARE units, so small quotas keep one slot and
+ * behave exactly as unsplit, and any cost up to that share fits a fresh slot.
+ */
+#define NK_RL_MAX_SLOTS 64
+#define NK_RL_MIN_SLOT_SHARE 8
+
+/* The number of slots of a policy (1 .. NK_RL_MAX_SLOTS); max_slots is the
+ * policy's configured maximum, clamped to 1 .. NK_RL_MAX_SLOTS. */
+int nk_rl_slot_count(const nk_rl_policy *policy, int64_t max_slots);
+
+/* The policy of slot `slot` (0 <= slot < slots) of a key split in `slots`.
+ * Returns NK_RL_EPOLICY when slot or slots are out of range. */
+nk_rl_error nk_rl_slot_policy(const nk_rl_policy *policy, int slots, int slot,
+                              nk_rl_policy *out);
+
+/*
+ * Merges the decisions of the slots of one key for one request of `cost`
+ * (per_slot[i] from nk_rl_apply with the slot's policy, same cost and now)
+ * into the key's answer.
+ *
+ * chosen >= 0: that slot took the request (a check). chosen < 0: the answer
+ * of the committed state (a peek): allowed when some slot allows the cost,
+ * or when cost > 0 and the slots together have at least `cost` whole units
+ * left (a check then takes the cost from several slots).
+ *
+ * quota = sum of the quotas; remaining = sum of what the slots have left,
+ * minus cost when allowed; reset_after = the latest slot's (until all are
+ * fresh again); retry_after = 0 when allowed, else the soonest a slot would
+ * allow the cost alone, or, when the cost fits the key's quota but no slot's
+ * share, until every slot is fresh again (expires_at - now). out->state is
+ * zeroed and out->expires_at_us is the latest slot's. With one slot the
+ * answer is per_slot[0]'s.
+ */
+void nk_rl_merge(const nk_rl_result *per_slot, int nslots, int64_t cost,
+                 int chosen, int64_t now_us, nk_rl_result *out);
+
+/* Units a slot's answer says are left before the request: remaining, plus
+ * the cost when it allowed the request. */
+int64_t nk_rl_units_left(const nk_rl_result *r, int64_t cost);
+
 /* Validates a policy alone (same rules as nk_rl_apply). */
 nk_rl_error nk_rl_policy_check(const nk_rl_policy *policy);
 

@@ -16,13 +16,16 @@ CREATE TABLE @extschema@.rate_limit_policies (
     cost integer NOT NULL DEFAULT 1 CHECK (cost >= 0),
     scope text NOT NULL
         CHECK (scope IN ('client', 'user', 'user_route', 'route', 'global')),
-    description text
+    description text,
+    slots integer NOT NULL DEFAULT 16 CHECK (slots BETWEEN 1 AND 64)
 );
 ALTER TABLE @extschema@.rate_limit_policies OWNER TO namaskah_owner;
 COMMENT ON TABLE @extschema@.rate_limit_policies IS
     'Rate-limit policies: algorithm, "limit" cost units per window_seconds, burst (NULL = limit; bucket capacity of token_bucket and gcra), default cost, key scope';
 COMMENT ON COLUMN @extschema@.rate_limit_policies.scope IS
     'What the caller keys the state by: client (address), user, user_route, route, global';
+COMMENT ON COLUMN @extschema@.rate_limit_policies.slots IS
+    'At most this many slots (state rows) per key, so concurrent requests on one hot key lock different rows; the actual number is rate_limit_slots(algorithm, "limit", burst, slots): every slot gets at least 8 units';
 
 -- Built-in policies. 'default' follows RATE_LIMIT_REQUESTS/RATE_LIMIT_WINDOW
 -- (set_default_rate_limit at start); it is a fixed window because that is what
@@ -48,8 +51,10 @@ VALUES
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
     $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account', 'auth_failures')$$);
 
--- State: one row per (policy, key). The meaning of t_us/n/n_prev depends on
--- the policy's algorithm (see core/nk_ratelimit.h):
+-- State: one row per (policy, key, slot). A key's quota is split over
+-- S = rate_limit_slots(...) slots, slot i holding its share (see
+-- core/nk_ratelimit.h); small quotas have one slot, slot 0. The meaning of
+-- t_us/n/n_prev depends on the policy's algorithm (see core/nk_ratelimit.h):
 --   fixed_window    t_us = window start, n = cost used
 --   sliding_window  t_us = window start, n = cost used, n_prev = previous
 --                   window's cost used
@@ -64,17 +69,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
 CREATE UNLOGGED TABLE @extschema@.rate_limit_state (
     policy text NOT NULL,
     key text NOT NULL,
+    slot smallint NOT NULL DEFAULT 0 CHECK (slot >= 0 AND slot < 64),
     t_us bigint NOT NULL,
     n bigint NOT NULL DEFAULT 0,
     n_prev bigint NOT NULL DEFAULT 0,
     expires_at timestamptz NOT NULL,
-    PRIMARY KEY (policy, key)
+    PRIMARY KEY (policy, key, slot)
 ) WITH (fillfactor = 70);
 CREATE INDEX rate_limit_state_expires_at_idx
     ON @extschema@.rate_limit_state (expires_at);
 ALTER TABLE @extschema@.rate_limit_state OWNER TO namaskah_owner;
 COMMENT ON TABLE @extschema@.rate_limit_state IS
-    'Rate-limit state per (policy, key); UNLOGGED: emptied by a crash; expired rows are deleted incrementally';
+    'Rate-limit state per (policy, key, slot); UNLOGGED: emptied by a crash; expired rows are deleted incrementally';
 
 CREATE TYPE @extschema@.rate_limit_result AS (
     allowed boolean,
@@ -87,27 +93,48 @@ ALTER TYPE @extschema@.rate_limit_result OWNER TO namaskah_owner;
 COMMENT ON TYPE @extschema@.rate_limit_result IS
     'One rate-limit decision; times in seconds rounded up, retry_after 0 when allowed';
 
--- rate_limit_peek: the committed state's answer; writes nothing, locks
--- nothing, never waits. For rejecting early and cheaply.
+-- rate_limit_slots: how many slots a policy with these values splits a key's
+-- state into (burst NULL = limit): min(slots, quota / 8), at least 1, where
+-- the quota is the limit (windows) or min(limit, burst) (buckets).
+CREATE FUNCTION @extschema@.rate_limit_slots(
+    algorithm text, "limit" integer, burst integer, slots integer)
+RETURNS integer
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'nk_rate_limit_slots';
+ALTER FUNCTION @extschema@.rate_limit_slots(text, integer, integer, integer)
+    OWNER TO namaskah_owner;
+
+-- rate_limit_peek and rate_limit_check plan their statements once per
+-- backend (SPI_keepplan) and keep the plans: enable_seqscan = off makes those
+-- plans index scans even when they are made while the state table is empty
+-- (after a crash, or in a fresh database), where a sequential scan looks
+-- cheapest and would then be used for every call as the table grows.
+
+-- rate_limit_peek: the committed state's answer (summed over the key's
+-- slots); writes nothing, locks nothing, never waits. For rejecting early
+-- and cheaply.
 CREATE FUNCTION @extschema@.rate_limit_peek(
     policy text, key text, cost integer DEFAULT NULL,
     now timestamptz DEFAULT pg_catalog.clock_timestamp())
 RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS 'MODULE_PATHNAME', 'nk_rate_limit_peek';
 ALTER FUNCTION @extschema@.rate_limit_peek(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
 
--- rate_limit_check: the exact, consuming decision. Locks the key's row until
--- the transaction ends; an allowed request's cost is recorded, a denied one
--- changes nothing. Call it as late as possible in the transaction.
+-- rate_limit_check: the exact, consuming decision. Takes the cost from one
+-- slot of the key, whose row stays locked until the transaction ends (other
+-- checks on the key use the other slots meanwhile); a denied request changes
+-- nothing and holds no lock. Call it as late as possible in the transaction.
 CREATE FUNCTION @extschema@.rate_limit_check(
     policy text, key text, cost integer DEFAULT NULL,
     now timestamptz DEFAULT pg_catalog.clock_timestamp())
 RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS 'MODULE_PATHNAME', 'nk_rate_limit_check';
 ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
@@ -178,8 +205,10 @@ ALTER FUNCTION @extschema@.set_default_rate_limit(integer, integer)
     OWNER TO namaskah_owner;
 
 -- A policy whose algorithm or window changes (or that is deleted or renamed)
--- would misread its old state: forget that state. A changed limit, burst or
--- cost keeps it (the arithmetic copes with a lowered quota).
+-- would misread its old state: forget that state; the same when its number
+-- of slots changes (the state would be split differently). A changed limit,
+-- burst or cost that keeps the number of slots keeps it (the arithmetic
+-- copes with a lowered quota).
 CREATE FUNCTION @extschema@.rate_limit_policies_forget_state()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -189,7 +218,9 @@ BEGIN
     IF TG_OP = 'DELETE'
        OR OLD.name <> NEW.name
        OR OLD.algorithm <> NEW.algorithm
-       OR OLD.window_seconds <> NEW.window_seconds THEN
+       OR OLD.window_seconds <> NEW.window_seconds
+       OR @extschema@.rate_limit_slots(OLD.algorithm, OLD."limit", OLD.burst, OLD.slots)
+          <> @extschema@.rate_limit_slots(NEW.algorithm, NEW."limit", NEW.burst, NEW.slots) THEN
         DELETE FROM @extschema@.rate_limit_state s WHERE s.policy = OLD.name;
     END IF;
     RETURN NULL;

@@ -1,12 +1,15 @@
 /*
  * test_ratelimit.c — unit tests of the rate-limit arithmetic
  * (extension/core/nk_ratelimit.c): window edges, refill, burst, cost > 1,
- * limit 0, huge costs and overflow guards, for each of the four algorithms.
+ * limit 0, huge costs and overflow guards, for each of the four algorithms;
+ * and the splitting of a key over slots (slot count, shares with their
+ * remainders, merging the slots' answers, exact totals over the slots).
  */
 #include "nk_ratelimit.h"
 #include "unit.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define SEC INT64_C(1000000)
 
@@ -21,6 +24,12 @@ static void test_sliding(void);
 static void test_bucket(void);
 static void test_gcra(void);
 static void test_common(void);
+static void test_slot_count(void);
+static void test_slot_shares(void);
+static void test_merge(void);
+static int64_t slots_serve(const nk_rl_policy *p, int S, int64_t now,
+                           int64_t cost, int n, nk_rl_state *st, int *has);
+static void test_slot_totals(void);
 
 static nk_rl_policy
 pol(nk_rl_algorithm a, int64_t limit, int64_t window_s, int64_t burst)
@@ -275,6 +284,182 @@ test_common(void)
     CHECK(!nk_rl_algorithm_parse("leaky", &a));
 }
 
+static void
+test_slot_count(void)
+{
+    nk_rl_policy p = pol(NK_RL_FIXED_WINDOW, 5, 3600, 5);
+
+    CHECK(nk_rl_slot_count(&p, 16) == 1); /* small quotas keep one slot */
+    p.limit = 15;
+    CHECK(nk_rl_slot_count(&p, 16) == 1);
+    p.limit = 16;
+    CHECK(nk_rl_slot_count(&p, 16) == 2); /* at least 8 units per slot */
+    p.limit = 100;
+    CHECK(nk_rl_slot_count(&p, 16) == 12);
+    p.limit = 1000;
+    CHECK(nk_rl_slot_count(&p, 16) == 16);
+    CHECK(nk_rl_slot_count(&p, 1) == 1);
+    CHECK(nk_rl_slot_count(&p, 0) == 1);
+    CHECK(nk_rl_slot_count(&p, 1000) == NK_RL_MAX_SLOTS);
+    p.limit = 0;
+    CHECK(nk_rl_slot_count(&p, 16) == 1);
+    /* the buckets: the smaller of limit and burst decides */
+    p = pol(NK_RL_TOKEN_BUCKET, 1000, 3600, 20);
+    CHECK(nk_rl_slot_count(&p, 16) == 2);
+    p = pol(NK_RL_GCRA, 20, 3600, 1000);
+    CHECK(nk_rl_slot_count(&p, 16) == 2);
+    /* the windows ignore the burst */
+    p = pol(NK_RL_SLIDING_WINDOW, 1000, 3600, 1);
+    CHECK(nk_rl_slot_count(&p, 16) == 16);
+}
+
+static void
+test_slot_shares(void)
+{
+    nk_rl_policy p = pol(NK_RL_TOKEN_BUCKET, 50, 60, 35), sp;
+    int64_t lsum = 0, bsum = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        CHECK(nk_rl_slot_policy(&p, 4, i, &sp) == NK_RL_OK);
+        CHECK(sp.algorithm == p.algorithm && sp.window_us == p.window_us);
+        CHECK(sp.limit == (i < 2 ? 13 : 12)); /* 50 = 13 + 13 + 12 + 12 */
+        CHECK(sp.burst == (i < 3 ? 9 : 8));   /* 35 = 9 + 9 + 9 + 8 */
+        lsum += sp.limit;
+        bsum += sp.burst;
+    }
+    CHECK(lsum == 50 && bsum == 35);
+    CHECK(nk_rl_slot_policy(&p, 4, 4, &sp) == NK_RL_EPOLICY);
+    CHECK(nk_rl_slot_policy(&p, 4, -1, &sp) == NK_RL_EPOLICY);
+    CHECK(nk_rl_slot_policy(&p, 0, 0, &sp) == NK_RL_EPOLICY);
+    CHECK(nk_rl_slot_policy(&p, NK_RL_MAX_SLOTS + 1, 0, &sp) == NK_RL_EPOLICY);
+    CHECK(nk_rl_slot_policy(&p, 1, 0, &sp) == NK_RL_OK && sp.limit == 50 &&
+          sp.burst == 35);
+}
+
+static void
+test_merge(void)
+{
+    nk_rl_policy p = pol(NK_RL_FIXED_WINDOW, 10, 60, 10);
+    nk_rl_result r[3], m;
+    nk_rl_state st = {0, 9, 0};
+
+    /* one slot: the merge is the slot's own answer */
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 1, &r[0]) == NK_RL_OK);
+    nk_rl_merge(r, 1, 1, 0, 5 * SEC, &m);
+    CHECK(m.allowed && m.quota == 10 && m.remaining == 0 &&
+          m.reset_after_us == r[0].reset_after_us && m.retry_after_us == 0);
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 2, &r[0]) == NK_RL_OK);
+    nk_rl_merge(r, 1, 2, -1, 5 * SEC, &m);
+    CHECK(!m.allowed && m.remaining == 1 && m.retry_after_us == 55 * SEC);
+
+    /* three slots of 10: 1, 5 and 0 left; cost 2 */
+    st.n = 9;
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 2, &r[0]) == NK_RL_OK);
+    st.n = 5;
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 2, &r[1]) == NK_RL_OK);
+    st.n = 10;
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 2, &r[2]) == NK_RL_OK);
+    nk_rl_merge(r, 3, 2, -1, 5 * SEC, &m); /* a peek: slot 1 would allow */
+    CHECK(m.allowed && m.quota == 30 && m.remaining == 4 &&
+          m.retry_after_us == 0);
+    nk_rl_merge(r, 3, 2, 1, 5 * SEC, &m); /* a check that took slot 1 */
+    CHECK(m.allowed && m.remaining == 4);
+    r[1].allowed = false; /* 1 + 1 + 0 left: two slots together pass 2 */
+    r[1].remaining = 1;
+    r[1].retry_after_us = 7 * SEC;
+    nk_rl_merge(r, 3, 2, -1, 5 * SEC, &m);
+    CHECK(m.allowed && m.remaining == 0 && m.retry_after_us == 0);
+    r[1].remaining = 0; /* 1 + 0 + 0: denied, the soonest slot's wait */
+    nk_rl_merge(r, 3, 2, -1, 5 * SEC, &m);
+    CHECK(!m.allowed && m.remaining == 1 && m.retry_after_us == 7 * SEC);
+    /* a cost above every slot's share but within the quota: when 5 + 0 + 0
+     * are left, until all the slots are fresh (the window's end) */
+    st.n = 5;
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 11, &r[0]) == NK_RL_OK);
+    st.n = 10;
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 11, &r[1]) == NK_RL_OK);
+    r[2] = r[1];
+    nk_rl_merge(r, 3, 11, -1, 5 * SEC, &m);
+    CHECK(!m.allowed && m.remaining == 5 && m.retry_after_us == 55 * SEC);
+    st.n = 0; /* 10 + 10 left: passes, taken from two slots */
+    CHECK(nk_rl_apply(&p, &st, 5 * SEC, 11, &r[0]) == NK_RL_OK);
+    r[1] = r[0];
+    nk_rl_merge(r, 2, 11, -1, 5 * SEC, &m);
+    CHECK(m.allowed && m.remaining == 9);
+    nk_rl_merge(r, 3, 31, -1, 5 * SEC, &m); /* above the quota: never */
+    CHECK(!m.allowed && m.remaining == 20 && m.retry_after_us == 60 * SEC);
+}
+
+/*
+ * n requests of `cost` at `now` on a key split over S slots, each tried on
+ * the slots in turn from a rotating start (as the SQL side does); returns
+ * how many passed. st/has: the slots' states.
+ */
+static int64_t
+slots_serve(const nk_rl_policy *p, int S, int64_t now, int64_t cost, int n,
+            nk_rl_state *st, int *has)
+{
+    int64_t passed = 0;
+    int k, j;
+
+    for (k = 0; k < n; k++)
+        for (j = 0; j < S; j++) {
+            int i = (k * 7 + j) % S;
+            nk_rl_policy sp;
+            nk_rl_result r;
+
+            if (nk_rl_slot_policy(p, S, i, &sp) != NK_RL_OK ||
+                nk_rl_apply(&sp, has[i] ? &st[i] : NULL, now, cost, &r) !=
+                    NK_RL_OK)
+                return -1;
+            if (r.allowed) {
+                st[i] = r.state;
+                has[i] = 1;
+                passed++;
+                break;
+            }
+        }
+    return passed;
+}
+
+/* Split over slots, the key as a whole allows exactly its quota. */
+static void
+test_slot_totals(void)
+{
+    nk_rl_state st[NK_RL_MAX_SLOTS];
+    int has[NK_RL_MAX_SLOTS];
+    nk_rl_policy p;
+    int S, a;
+
+    for (a = 0; a < 4; a++) {
+        p = pol((nk_rl_algorithm)a, 500, 3600, 500);
+        S = nk_rl_slot_count(&p, 16);
+        CHECK(S == 16);
+        memset(has, 0, sizeof(has));
+        /* cost 1: exactly 500 at once, whatever the split */
+        CHECK(slots_serve(&p, S, 0, 1, 2000, st, has) == 500);
+        /* and nothing more at the same instant */
+        CHECK(slots_serve(&p, S, 0, 1, 10, st, has) == 0);
+    }
+    /* fixed window: the next window starts fresh on every slot */
+    p = pol(NK_RL_FIXED_WINDOW, 500, 3600, 500);
+    memset(has, 0, sizeof(has));
+    CHECK(slots_serve(&p, 16, 0, 1, 600, st, has) == 500);
+    CHECK(slots_serve(&p, 16, 3600 * SEC, 1, 600, st, has) == 500);
+    /* token bucket: after a tenth of the window, a tenth of the limit back
+     * (50 tokens over 16 slots: each slot refilled 3.125 or 3.0625 tokens,
+     * whole tokens only: 3 per slot = 48) */
+    p = pol(NK_RL_TOKEN_BUCKET, 500, 3600, 500);
+    memset(has, 0, sizeof(has));
+    CHECK(slots_serve(&p, 16, 0, 1, 600, st, has) == 500);
+    CHECK(slots_serve(&p, 16, 360 * SEC, 1, 600, st, has) == 48);
+    /* cost above every slot's share (500 / 16 = 31 or 32) never passes */
+    memset(has, 0, sizeof(has));
+    CHECK(slots_serve(&p, 16, 0, 33, 5, st, has) == 0);
+    CHECK(slots_serve(&p, 16, 0, 32, 5, st, has) == 4); /* slots 0..3 */
+}
+
 int
 main(void)
 {
@@ -283,5 +468,9 @@ main(void)
     test_bucket();
     test_gcra();
     test_common();
+    test_slot_count();
+    test_slot_shares();
+    test_merge();
+    test_slot_totals();
     return unit_report();
 }
