@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "sd_notify.h"
 
 static int run(void);
 static void *stop_thread(void *arg);
@@ -201,9 +202,12 @@ run(void)
     /* a metrics listener that cannot start is logged, not fatal: the API
      * keeps serving and Prometheus reports the target down */
     metrics_ctx = metrics_start();
+    /* systemd (Type=notify): ready once the listener accepts */
+    nk_sd_notify("READY=1");
 
     while (sigwait(&set, &sig) != 0)
         ;
+    nk_sd_notify("STOPPING=1");
     log_begin(&l, NK_INFO, "stopping");
     log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     log_int(&l, "grace_ms", g_config.shutdown_grace_ms);

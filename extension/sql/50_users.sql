@@ -67,7 +67,10 @@ ALTER FUNCTION @extschema@.create_user(text, text, text) OWNER TO namaskah_owner
 -- authenticate_password: (user_id, role) on success; otherwise outcome says
 -- why ('invalid_credentials' or 'account_locked') and user_id is NULL. An
 -- unknown email spends the same hashing time as a wrong password; failures
--- are counted and lock the account.
+-- are counted and lock the account. Legacy hashes carried over from 2.3.0
+-- ('$sha256$' and the unsalted SHA-256 hex; docs/MIGRATION.md) are accepted
+-- once, after a scrypt run of the same cost, and replaced by scrypt at that
+-- login (password_needs_rehash is true for them).
 CREATE FUNCTION @extschema@.authenticate_password(email text, password text,
     OUT outcome text, OUT user_id uuid, OUT role text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -77,6 +80,7 @@ DECLARE
     account @extschema@.users;
     max_failures int := @extschema@.setting('login.max_failures', '5')::int;
     lockout interval := make_interval(mins => @extschema@.setting('login.lockout_minutes', '15')::int);
+    password_ok boolean;
 BEGIN
     SELECT * INTO account FROM @extschema@.users u WHERE u.email_key = lower($1) FOR UPDATE;
     IF NOT FOUND THEN
@@ -89,7 +93,16 @@ BEGIN
         outcome := 'account_locked';
         RETURN;
     END IF;
-    IF NOT @extschema@.password_verify($2, account.password_hash) THEN
+    IF account.password_hash LIKE '$sha256$%' THEN
+        PERFORM @extschema@.password_verify($2, NULL);
+        -- Compared as digests of digests: the comparison's timing says
+        -- nothing about the stored hash.
+        password_ok := sha256(convert_to(account.password_hash, 'UTF8'))
+            = sha256(convert_to('$sha256$' || encode(sha256(convert_to($2, 'UTF8')), 'hex'), 'UTF8'));
+    ELSE
+        password_ok := @extschema@.password_verify($2, account.password_hash);
+    END IF;
+    IF NOT password_ok THEN
         UPDATE @extschema@.users u SET
             failed_logins = u.failed_logins + 1,
             locked_until = CASE WHEN u.failed_logins + 1 >= max_failures
