@@ -19,26 +19,40 @@
  * claims, their jsonb and the revocation generation they were last found
  * "not revoked" at. A token seen again still has its size, header, key and
  * signature checked (stage 1 of core/nk_jwt.c) and its times checked against
- * the clock; only the payload decode, JSON scan, jsonb parse and, while no
- * revocation changed, the two index probes are skipped. The two revocation
- * tables carry the same trigger, and each change bumps a per-backend
- * generation. Invalidations are read at every transaction start, so a
- * revocation committed before a request's transaction begins is always
- * seen. The probes use a fresh snapshot taken after reading pending
- * invalidations, so no entry is remembered as "not revoked" against a
- * snapshot older than the generation it carries.
+ * the clock; only the payload decode, JSON scan and jsonb build and, while
+ * no revocation changed, the revocation lookups are skipped.
+ *
+ * Revocation sets: each backend holds revoked_tokens (jti -> expires_at)
+ * and user_token_cutoff (user -> not_before) in memory, loaded wholesale
+ * (one heap scan each) and looked up by hash, so a new token costs no SPI,
+ * no index probe and no lock. Both tables carry the invalidation trigger;
+ * each change bumps the table's generation and the set is reloaded at its
+ * next use. A table over jwt.revocation_cache_rows rows (default 100000;
+ * purge_revocations keeps them bounded) is not held: its lookups fall back
+ * to a primary-key index probe on a fresh snapshot, until it changes again.
+ * Pending invalidations are read at every transaction start and again at
+ * every jwt_verify_strict call, and a set is loaded on a snapshot taken
+ * after reading them, so a revocation committed before a request's
+ * transaction (indeed before the call) begins is always seen.
+ *
+ * Result rows: verify and jwt_verify_strict answer exactly one row, by the
+ * value-per-call protocol returning once, with a row type blessed once per
+ * backend (no tuplestore or tuple descriptor made per call by us).
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -55,6 +69,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -80,6 +95,7 @@ typedef struct jwt_config {
     int expire_minutes;
     int grace_minutes;
     double leeway;
+    int revocation_rows; /* revocation tables larger than this: probed */
     char issuer[256];
     char audience[256];
 } jwt_config;
@@ -95,9 +111,44 @@ typedef struct pgjwt_times {
     size_t len[2];
 } pgjwt_times;
 
+/* verify(): one dot-separated part of the token, inside the argument. */
+typedef struct token_part {
+    const char *p;
+    size_t len;
+} token_part;
+
 typedef struct lookup_ctx {
     TimestampTz now;
 } lookup_ctx;
+
+/*
+ * A revocation table held in memory: key (jti or user id) -> timestamp
+ * (expires_at or not_before). Slot len 0 is empty; keys live in arena.
+ */
+typedef struct revset_slot {
+    uint64 hash;
+    TimestampTz at;
+    uint32 off;
+    uint16 len;
+} revset_slot;
+
+typedef struct revset {
+    Oid *relid;       /* the table */
+    uint64 *gen;      /* bumped by each invalidation of the table */
+    uint64 valid_gen; /* 0: never loaded; else the gen it was loaded at */
+    bool overflow;    /* over jwt.revocation_cache_rows: probe the index */
+    uint32 count;
+    uint32 nslots;
+    revset_slot *slots;
+    char *arena;
+    MemoryContext cxt;
+} revset;
+
+/*
+ * Above this many rows (setting jwt.revocation_cache_rows, default 100000,
+ * about 8 MB) a revocation table is probed through its index, not held.
+ */
+#define REVSET_DEFAULT_MAX 100000
 
 static void register_callback(void);
 static void relcache_cb(Datum arg, Oid relid);
@@ -114,25 +165,44 @@ static const cached_key *signing_key(void);
 static double to_unix(TimestampTz ts);
 static bool find_row(Oid relid, const char *key, Snapshot snap,
                      TimestampTz *value);
+static uint64 revset_hash(const char *key, size_t len);
+static revset_slot *revset_probe(const revset *s, const char *key, size_t len,
+                                 uint64 h);
+static void revset_load(revset *s);
+static bool revset_lookup(revset *s, const char *key, TimestampTz *at);
 static bool is_revoked(const nk_jwt_claims *c, uint64 *checked_gen);
-static bool vcache_match(const vcache_entry *e, const char *seg, size_t len);
+static bool vcache_match(const vcache_entry *e, uint32 h, const char *seg,
+                         size_t len);
 static vcache_entry *vcache_slot(uint32 h);
 static vcache_entry *vcache_find(uint32 h, const char *seg, size_t len);
-static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, const char *seg,
-                                 size_t len, const nk_jwt_policy *pol);
+static void jb_scalar(JsonbValue *v, nk_json_kind kind, const char *raw,
+                      size_t len);
+static int jb_member(void *arg, const nk_json_member *m);
+static nk_jwt_reason parse_payload(const char *json, size_t len,
+                                   const nk_jwt_policy *pol, nk_jwt_claims *c,
+                                   Jsonb **jb);
+static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, uint32 h,
+                                 const char *seg, size_t len,
+                                 const nk_jwt_policy *pol);
 static nk_jwt_reason strict_claims(uint32 h, const char *seg, size_t len,
                                    const nk_jwt_policy *pol, Datum *claims);
 static Datum reason_text(nk_jwt_reason r);
+static TupleDesc row_desc(TupleDesc *cache, int natts, const Oid *types);
+static void single_row_call(FunctionCallInfo fcinfo);
 static nk_jwt_alg pgjwt_alg(text *algorithm);
 static void pgjwt_bad_alg(void) pg_attribute_noreturn();
 static nk_hmac_key *pgjwt_key(nk_jwt_alg alg, text *secret);
 static text *pgjwt_mac_text(nk_jwt_alg alg, text *secret, const char *data,
                             size_t len);
 static text *url_encode_bytes(const unsigned char *data, size_t len);
+static bytea *url_decode_span(const char *s, size_t len);
 static bytea *url_decode_text(text *in);
 static int pgjwt_member(void *arg, const nk_json_member *m);
 static Datum decode_json_part(bytea *raw, pgjwt_times *times);
-static int split_token(text *token, text **parts);
+static int split_token(text *token, token_part *parts);
+static Datum pgjwt_header(const token_part *part, bytea *raw);
+static bool pgjwt_header_known(const token_part *part);
+static bool small_integer(const char *s, size_t len, float8 *out);
 static bool try_float8(text *t, float8 *out);
 static bool pgjwt_bound(Datum payload, const pgjwt_times *t, int which,
                         TimestampTz *out);
@@ -161,6 +231,11 @@ static char *pgjwt_last_secret = NULL;
 static size_t pgjwt_last_len = 0;
 static nk_jwt_alg pgjwt_last_alg = NK_JWT_ALG_INVALID;
 
+/* verify(): the last header segment decoded, and its json result. */
+static char pgjwt_hdr_seg[256];
+static size_t pgjwt_hdr_len = 0; /* 0: empty */
+static text *pgjwt_hdr_json = NULL;
+
 static unsigned char verify_scratch[NK_JWT_SCRATCH];
 static nk_jwt_header_memo header_memo;
 
@@ -175,6 +250,7 @@ struct vcache_entry {
     uint64 config_gen;     /* 0: unused; else the config it was parsed at */
     uint64 revocation_gen; /* 0: revocation not checked yet */
     uint64 last_use;
+    uint32 sig_head; /* hash of the token it was filled from (a filter) */
     char *segment;
     size_t segment_len;
     nk_jwt_claims claims;
@@ -186,6 +262,10 @@ static vcache_entry *vcache[VCACHE_SIZE];
 static uint64 vcache_clock = 0;
 static uint64 config_gen = 1;
 static uint64 revocation_gen = 1;
+static uint64 revoked_gen = 1;
+static uint64 cutoff_gen = 1;
+static revset revoked_set = {&revoked_relid, &revoked_gen};
+static revset cutoff_set = {&cutoff_relid, &cutoff_gen};
 
 /* ---- caches -------------------------------------------------------------- */
 
@@ -206,8 +286,14 @@ relcache_cb(Datum arg, Oid relid)
         keys_valid = false;
     if (relid == InvalidOid || relid == settings_relid)
         config_valid = false;
-    if (relid == InvalidOid || relid == revoked_relid || relid == cutoff_relid)
+    if (relid == InvalidOid || relid == revoked_relid) {
+        revoked_gen++;
         revocation_gen++;
+    }
+    if (relid == InvalidOid || relid == cutoff_relid) {
+        cutoff_gen++;
+        revocation_gen++;
+    }
     if (relid == InvalidOid || relid == keys_relid || relid == settings_relid ||
         relid == revoked_relid || relid == cutoff_relid)
         oids_valid = false;
@@ -315,7 +401,7 @@ setting_int(const char *value, int fallback, int lo, int hi)
 static void
 load_config(void)
 {
-    char *expire = NULL, *grace = NULL, *leeway = NULL;
+    char *expire = NULL, *grace = NULL, *leeway = NULL, *revrows = NULL;
     uint64 i;
     MemoryContext caller = CurrentMemoryContext;
 
@@ -325,7 +411,8 @@ load_config(void)
     if (SPI_execute("SELECT name, value FROM " NK_SCHEMA ".settings"
                     " WHERE name OPERATOR(pg_catalog.=) ANY (ARRAY["
                     "'jwt.expire_minutes', 'jwt.key_grace_minutes',"
-                    " 'jwt.leeway_seconds', 'jwt.issuer', 'jwt.audience'])",
+                    " 'jwt.leeway_seconds', 'jwt.issuer', 'jwt.audience',"
+                    " 'jwt.revocation_cache_rows'])",
                     true, 0) != SPI_OK_SELECT)
         elog(ERROR, "could not read jwt settings");
     for (i = 0; i < SPI_processed; i++) {
@@ -343,6 +430,8 @@ load_config(void)
             grace = pstrdup(value);
         else if (strcmp(name, "jwt.leeway_seconds") == 0)
             leeway = pstrdup(value);
+        else if (strcmp(name, "jwt.revocation_cache_rows") == 0)
+            revrows = pstrdup(value);
         else if (strcmp(name, "jwt.issuer") == 0)
             strlcpy(config.issuer, value, sizeof(config.issuer));
         else if (strcmp(name, "jwt.audience") == 0)
@@ -354,7 +443,13 @@ load_config(void)
     config.grace_minutes =
         setting_int(grace, config.expire_minutes + 5, 0, 60 * 24 * 366 * 2);
     config.leeway = setting_int(leeway, 30, 0, 3600);
+    config.revocation_rows =
+        setting_int(revrows, REVSET_DEFAULT_MAX, 0, 1000 * 1000);
     config_valid = true;
+    /* The revocation sets are reloaded under the (maybe new) size cap. */
+    revoked_gen++;
+    cutoff_gen++;
+    revocation_gen++;
     /* Remembered iss/aud verdicts were made under the old settings. */
     config_gen++;
 }
@@ -466,8 +561,8 @@ namaskah_jwt_cache_invalidate(PG_FUNCTION_ARGS)
 
 /*
  * Primary-key probe of a (text key, timestamptz value) table without SPI:
- * this runs on every authenticated request, and a plain index lookup is a
- * fraction of the cost of planning or executing a query.
+ * the fallback when a revocation table is too large to hold in memory
+ * (jwt.revocation_cache_rows), and the lookup of keys too long for the sets.
  */
 static bool
 find_row(Oid relid, const char *key, Snapshot snap, TimestampTz *value)
@@ -502,33 +597,184 @@ find_row(Oid relid, const char *key, Snapshot snap, TimestampTz *value)
     return found;
 }
 
+static uint64
+revset_hash(const char *key, size_t len)
+{
+    return hash_bytes_extended((const unsigned char *)key, (int)len, 0x6e6b);
+}
+
+/* Open addressing, linear probing; slots[] is a power of two, half full. */
+static revset_slot *
+revset_probe(const revset *s, const char *key, size_t len, uint64 h)
+{
+    uint32 mask = s->nslots - 1, i = (uint32)h & mask;
+
+    for (;; i = (i + 1) & mask) {
+        revset_slot *e = &s->slots[i];
+
+        if (e->len == 0)
+            return e;
+        if (e->hash == h && e->len == len &&
+            memcmp(s->arena + e->off, key, len) == 0)
+            return e;
+    }
+}
+
+/*
+ * Reads the whole table into the set, on a snapshot taken after the
+ * pending invalidations were read: every revocation whose invalidation this
+ * backend has seen is in the snapshot (a committing backend becomes visible
+ * before it sends its invalidations), and any later one bumps the set's
+ * generation again, so the next check reloads. More than
+ * jwt.revocation_cache_rows rows: the set is marked overflowed and checks
+ * probe the index instead, until the table changes again.
+ */
+static void
+revset_load(revset *s)
+{
+    Relation rel;
+    TableScanDesc scan;
+    HeapTuple tup;
+    Snapshot snap;
+    uint64 gen;
+    uint32 n = 0, cap = 1024, nslots;
+    size_t arena_len = 0, arena_cap = 16384;
+    char *arena;
+    revset_slot *rows, *slots;
+    MemoryContext old;
+
+    if (s->cxt == NULL)
+        s->cxt = AllocSetContextCreate(TopMemoryContext, "namaskah revocations",
+                                       ALLOCSET_DEFAULT_SIZES);
+    MemoryContextReset(s->cxt);
+    s->slots = NULL;
+    s->arena = NULL;
+    s->nslots = 0;
+    s->valid_gen = 0;
+    s->overflow = false;
+
+    rel = table_open(*s->relid, AccessShareLock);
+    AcceptInvalidationMessages();
+    gen = *s->gen;
+    snap = RegisterSnapshot(GetLatestSnapshot());
+    old = MemoryContextSwitchTo(s->cxt);
+    rows = palloc(cap * sizeof(revset_slot));
+    arena = palloc(arena_cap);
+    scan = table_beginscan(rel, snap, 0, NULL);
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL) {
+        bool knull, vnull;
+        Datum k = heap_getattr(tup, 1, RelationGetDescr(rel), &knull);
+        Datum v = heap_getattr(tup, 2, RelationGetDescr(rel), &vnull);
+        text *kt;
+        size_t len;
+
+        CHECK_FOR_INTERRUPTS();
+        if (knull || vnull)
+            continue;
+        if (n >= (uint32)config.revocation_rows) {
+            s->overflow = true;
+            break;
+        }
+        kt = DatumGetTextPP(k);
+        len = VARSIZE_ANY_EXHDR(kt);
+        /* A token's jti/sub is 1..NK_JWT_ID_MAX bytes: others never match. */
+        if (len == 0 || len > NK_JWT_ID_MAX)
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            rows = repalloc(rows, cap * sizeof(revset_slot));
+        }
+        if (arena_len + len > arena_cap) {
+            while (arena_len + len > arena_cap)
+                arena_cap *= 2;
+            arena = repalloc(arena, arena_cap);
+        }
+        memcpy(arena + arena_len, VARDATA_ANY(kt), len);
+        rows[n].hash = revset_hash(VARDATA_ANY(kt), len);
+        rows[n].at = DatumGetTimestampTz(v);
+        rows[n].off = (uint32)arena_len;
+        rows[n].len = (uint16)len;
+        arena_len += len;
+        n++;
+    }
+    table_endscan(scan);
+    UnregisterSnapshot(snap);
+    table_close(rel, NoLock);
+    if (!s->overflow) {
+        for (nslots = 64; nslots < 2 * n; nslots *= 2)
+            ;
+        slots = palloc0(nslots * sizeof(revset_slot));
+        s->slots = slots;
+        s->arena = arena;
+        s->nslots = nslots;
+        for (uint32 i = 0; i < n; i++) {
+            revset_slot *e =
+                revset_probe(s, arena + rows[i].off, rows[i].len, rows[i].hash);
+
+            *e = rows[i];
+        }
+        pfree(rows);
+    } else {
+        MemoryContextReset(s->cxt);
+        s->arena = NULL;
+    }
+    MemoryContextSwitchTo(old);
+    s->count = n;
+    s->valid_gen = gen;
+}
+
+/*
+ * The row of key in the revocation table behind s: from memory, or (when
+ * the table overflowed the set, or the key is too long for it) an index
+ * probe on a fresh snapshot.
+ */
+static bool
+revset_lookup(revset *s, const char *key, TimestampTz *at)
+{
+    size_t len = strlen(key);
+    revset_slot *e;
+
+    if (s->valid_gen != *s->gen)
+        revset_load(s);
+    if (s->overflow || len > NK_JWT_ID_MAX) {
+        Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+        bool found = find_row(*s->relid, key, snap, at);
+
+        UnregisterSnapshot(snap);
+        return found;
+    }
+    e = revset_probe(s, key, len, revset_hash(key, len));
+    if (e->len == 0)
+        return false;
+    *at = e->at;
+    return true;
+}
+
 /*
  * A listed jti, or a token of a user issued before that user's cutoff.
- * *checked_gen receives the generation the answer is valid for.
+ * *checked_gen receives the generation the answer is valid for (read after
+ * the pending invalidations, before the sets are consulted or reloaded).
  */
 static bool
 is_revoked(const nk_jwt_claims *c, uint64 *checked_gen)
 {
     TimestampTz at;
-    Snapshot snap;
-    bool revoked = false;
 
     AcceptInvalidationMessages();
     *checked_gen = revocation_gen;
-    snap = RegisterSnapshot(GetLatestSnapshot());
-    if (c->jti[0] != '\0' && find_row(revoked_relid, c->jti, snap, &at))
-        revoked = true;
-    else if (c->sub[0] != '\0' && find_row(cutoff_relid, c->sub, snap, &at))
-        revoked = !c->has_iat || c->iat < to_unix(at);
-    UnregisterSnapshot(snap);
-    return revoked;
+    if (c->jti[0] != '\0' && revset_lookup(&revoked_set, c->jti, &at))
+        return true;
+    if (c->sub[0] != '\0' && revset_lookup(&cutoff_set, c->sub, &at))
+        return !c->has_iat || c->iat < to_unix(at);
+    return false;
 }
 
 static bool
-vcache_match(const vcache_entry *e, const char *seg, size_t len)
+vcache_match(const vcache_entry *e, uint32 h, const char *seg, size_t len)
 {
-    return e != NULL && e->config_gen == config_gen && e->segment_len == len &&
-           memcmp(e->segment, seg, len) == 0;
+    /* The hash first: a new token then costs no read of another's bytes. */
+    return e != NULL && e->sig_head == h && e->config_gen == config_gen &&
+           e->segment_len == len && memcmp(e->segment, seg, len) == 0;
 }
 
 /*
@@ -558,9 +804,9 @@ static vcache_entry *
 vcache_find(uint32 h, const char *seg, size_t len)
 {
     uint32 i = h & (VCACHE_SIZE - 1), k = (i + 1) & (VCACHE_SIZE - 1);
-    vcache_entry *e = vcache_match(vcache[i], seg, len)   ? vcache[i]
-                      : vcache_match(vcache[k], seg, len) ? vcache[k]
-                                                          : NULL;
+    vcache_entry *e = vcache_match(vcache[i], h, seg, len)   ? vcache[i]
+                      : vcache_match(vcache[k], h, seg, len) ? vcache[k]
+                                                             : NULL;
 
     if (e != NULL)
         e->last_use = ++vcache_clock;
@@ -568,11 +814,108 @@ vcache_find(uint32 h, const char *seg, size_t len)
 }
 
 /*
+ * A scalar JSON value the strict scanner validated, as a JsonbValue:
+ * strings unescaped (UTF-8 is the server encoding, see claims_jsonb),
+ * integers of up to 18 digits straight to numeric, other numbers through
+ * numeric_in as jsonb_in does.
+ */
+static void
+jb_scalar(JsonbValue *v, nk_json_kind kind, const char *raw, size_t len)
+{
+    size_t i = raw[0] == '-' ? 1 : 0;
+
+    switch (kind) {
+    case NK_JSON_STRING:
+        v->type = jbvString;
+        if (memchr(raw, '\\', len) == NULL) {
+            v->val.string.val = (char *)raw;
+            v->val.string.len = (int)len;
+        } else {
+            /* An escape never decodes to more bytes than it is written in. */
+            char *out = palloc(len + 1);
+
+            v->val.string.len =
+                (int)nk_jwt_json_unescape(raw, len, out, len + 1);
+            v->val.string.val = out;
+        }
+        break;
+    case NK_JSON_NUMBER:
+        v->type = jbvNumeric;
+        while (i < len && raw[i] >= '0' && raw[i] <= '9')
+            i++;
+        if (i == len && len <= 18) {
+            int64 n = 0;
+
+            for (i = raw[0] == '-' ? 1 : 0; i < len; i++)
+                n = n * 10 + (raw[i] - '0');
+            v->val.numeric = int64_to_numeric(raw[0] == '-' ? -n : n);
+        } else
+            v->val.numeric = DatumGetNumeric(DirectFunctionCall3(
+                numeric_in, CStringGetDatum(pnstrdup(raw, len)),
+                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+        break;
+    case NK_JSON_TRUE:
+    case NK_JSON_FALSE:
+        v->type = jbvBool;
+        v->val.boolean = kind == NK_JSON_TRUE;
+        break;
+    default:
+        v->type = jbvNull;
+        break;
+    }
+}
+
+/* One top-level member into the object being built; nested: give up. */
+static int
+jb_member(void *arg, const nk_json_member *m)
+{
+    JsonbParseState **st = arg;
+    JsonbValue k, v;
+
+    if (m->kind == NK_JSON_OBJECT || m->kind == NK_JSON_ARRAY)
+        return 1;
+    jb_scalar(&k, NK_JSON_STRING, m->key, m->key_len);
+    jb_scalar(&v, m->kind, m->val, m->val_len);
+    pushJsonbValue(st, WJB_KEY, &k);
+    pushJsonbValue(st, WJB_VALUE, &v);
+    return 0;
+}
+
+/*
+ * Parses a decoded payload: claims into *c, and its jsonb into *jb. Claims
+ * are almost always flat (strings and numbers), and building those from
+ * the strict scanner's single pass costs a fraction of a second parse by
+ * jsonb_in; a nested value, or a server encoding other than UTF-8, takes
+ * jsonb_in. The scanner already refused duplicate keys and everything
+ * jsonb_in would, so both give the same value.
+ */
+static nk_jwt_reason
+parse_payload(const char *json, size_t len, const nk_jwt_policy *pol,
+              nk_jwt_claims *c, Jsonb **jb)
+{
+    JsonbParseState *st = NULL;
+    bool direct = GetDatabaseEncoding() == PG_UTF8;
+    int stopped = 0;
+
+    if (direct)
+        pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+    if (nk_jwt_parse_claims_each(json, len, pol, c, direct ? jb_member : NULL,
+                                 &st, &stopped) != NK_JWT_OK)
+        return NK_JWT_MALFORMED;
+    if (direct && !stopped)
+        *jb = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+    else
+        *jb = DatumGetJsonbP(DirectFunctionCall1(
+            jsonb_in, CStringGetDatum(pnstrdup(json, len))));
+    return NK_JWT_OK;
+}
+
+/*
  * Decodes and parses a payload segment into *e (claims and jsonb); when the
  * segment is small enough, *e is the cache slot and keeps it.
  */
 static nk_jwt_reason
-vcache_fill(vcache_entry *e, bool keep, const char *seg, size_t len,
+vcache_fill(vcache_entry *e, bool keep, uint32 h, const char *seg, size_t len,
             const nk_jwt_policy *pol)
 {
     size_t pdec;
@@ -581,13 +924,9 @@ vcache_fill(vcache_entry *e, bool keep, const char *seg, size_t len,
 
     if (nk_b64url_decode_strict(verify_scratch, sizeof(verify_scratch), &pdec,
                                 seg, len) != NK_B64_OK ||
-        nk_jwt_parse_claims((const char *)verify_scratch, pdec, pol,
-                            &e->claims) != NK_JWT_OK)
+        parse_payload((const char *)verify_scratch, pdec, pol, &e->claims,
+                      &jb) != NK_JWT_OK)
         return NK_JWT_MALFORMED;
-    /* The scanner admitted only what jsonb_in accepts. */
-    jb = DatumGetJsonbP(DirectFunctionCall1(
-        jsonb_in,
-        CStringGetDatum(pnstrdup((const char *)verify_scratch, pdec))));
     if (!keep) {
         e->jsonb = jb;
         e->revocation_gen = 0;
@@ -604,6 +943,7 @@ vcache_fill(vcache_entry *e, bool keep, const char *seg, size_t len,
     memcpy(e->jsonb, jb, VARSIZE(jb));
     MemoryContextSwitchTo(old);
     e->segment_len = len;
+    e->sig_head = h;
     e->config_gen = config_gen;
     e->revocation_gen = 0;
     e->last_use = ++vcache_clock;
@@ -629,7 +969,7 @@ strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
         e = keep ? vcache_slot(h) : &local;
         if (!keep)
             memset(&local, 0, sizeof(local));
-        r = vcache_fill(e, keep, seg, len, pol);
+        r = vcache_fill(e, keep, h, seg, len, pol);
         if (r != NK_JWT_OK) {
             if (keep)
                 e->config_gen = 0;
@@ -667,11 +1007,57 @@ reason_text(nk_jwt_reason r)
     return PointerGetDatum(names[r]);
 }
 
+/*
+ * The row type of a TABLE function's result, built and blessed once per
+ * backend: only the column types matter to the executor, and these are
+ * built-in types, so there is nothing to invalidate.
+ */
+static TupleDesc
+row_desc(TupleDesc *cache, int natts, const Oid *types)
+{
+    MemoryContext old;
+    TupleDesc d;
+    int i;
+
+    if (*cache != NULL)
+        return *cache;
+    old = MemoryContextSwitchTo(TopMemoryContext);
+    d = CreateTemplateTupleDesc(natts);
+    for (i = 0; i < natts; i++)
+        TupleDescInitEntry(d, (AttrNumber)(i + 1), NULL, types[i], -1, 0);
+    *cache = BlessTupleDesc(d);
+    MemoryContextSwitchTo(old);
+    return *cache;
+}
+
+/*
+ * verify and jwt_verify_strict are TABLE functions (pgjwt's signature, and
+ * the pipeline's) that always answer one row. The cheapest way to do that
+ * is the value-per-call protocol answering once (isDone stays
+ * ExprSingleResult): no tuplestore or tuple descriptor of our own per call,
+ * and none at all when called in a target list.
+ */
+static void
+single_row_call(FunctionCallInfo fcinfo)
+{
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+
+    if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+        (rsinfo->allowedModes & SFRM_ValuePerCall) == 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("set-valued function called in context that cannot "
+                        "accept a set")));
+    rsinfo->returnMode = SFRM_ValuePerCall;
+    rsinfo->isDone = ExprSingleResult;
+}
+
 PG_FUNCTION_INFO_V1(namaskah_jwt_verify_strict);
 Datum
 namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
 {
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    static TupleDesc desc = NULL;
+    static const Oid types[4] = {BOOLOID, TEXTOID, JSONBOID, TEXTOID};
     nk_jwt_policy pol;
     nk_jwt_result res;
     lookup_ctx ctx;
@@ -679,9 +1065,14 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
     bool nulls[4] = {false, false, true, true};
     nk_jwt_reason r;
 
-    InitMaterializedSRF(fcinfo, (rsinfo && rsinfo->expectedDesc)
-                                    ? MAT_SRF_USE_EXPECTED_DESC
-                                    : 0);
+    single_row_call(fcinfo);
+    /*
+     * Invalidations are read at every transaction start; reading them here
+     * as well (cheap when there are none) makes a key, setting or
+     * revocation change committed before this call count, even inside a
+     * long transaction.
+     */
+    AcceptInvalidationMessages();
     ensure_caches_as_owner(fcinfo);
     /* A NULL clock means now(), never "no time checks". */
     ctx.now = PG_ARGISNULL(1) ? GetCurrentTransactionStartTimestamp()
@@ -712,8 +1103,8 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
         values[3] = CStringGetTextDatum(res.kid);
         nulls[3] = false;
     }
-    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    return (Datum)0;
+    return HeapTupleGetDatum(
+        heap_form_tuple(row_desc(&desc, 4, types), values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(namaskah_jwt_issue);
@@ -947,18 +1338,27 @@ url_encode_bytes(const unsigned char *data, size_t len)
     return t;
 }
 
-/* The library status becomes PostgreSQL's own base64 errors, as in pgjwt. */
+/*
+ * url_decode of s[0..len). Canonical base64url (what every token carries)
+ * decodes the same strictly and leniently, so the strict decoder is tried
+ * first; anything else takes pgjwt's lenient rules, and the library status
+ * becomes PostgreSQL's own base64 errors, as in pgjwt.
+ */
 static bytea *
-url_decode_text(text *in)
+url_decode_span(const char *s, size_t len)
 {
-    const char *s = VARDATA_ANY(in);
-    size_t len = VARSIZE_ANY_EXHDR(in);
-    size_t chars = (size_t)pg_mbstrlen_with_len(s, (int)len);
-    size_t max = nk_b64url_decoded_max(len + 3), out_len = 0, bad = 0;
+    size_t max = nk_b64url_decoded_max(len + 3), out_len = 0, bad = 0, chars;
     bytea *out = palloc(VARHDRSZ + max);
-    nk_b64_status st = nk_b64url_decode_lenient(
-        (unsigned char *)VARDATA(out), max, &out_len, s, len, chars, &bad);
+    nk_b64_status st;
 
+    if (nk_b64url_decode_strict((unsigned char *)VARDATA(out), max, &out_len, s,
+                                len) == NK_B64_OK) {
+        SET_VARSIZE(out, VARHDRSZ + out_len);
+        return out;
+    }
+    chars = (size_t)pg_mbstrlen_with_len(s, (int)len);
+    st = nk_b64url_decode_lenient((unsigned char *)VARDATA(out), max, &out_len,
+                                  s, len, chars, &bad);
     switch (st) {
     case NK_B64_OK:
         break;
@@ -982,6 +1382,12 @@ url_decode_text(text *in)
     }
     SET_VARSIZE(out, VARHDRSZ + out_len);
     return out;
+}
+
+static bytea *
+url_decode_text(text *in)
+{
+    return url_decode_span(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in));
 }
 
 PG_FUNCTION_INFO_V1(namaskah_url_encode);
@@ -1056,7 +1462,7 @@ namaskah_sign(PG_FUNCTION_ARGS)
 
 /* Splits like regexp_split_to_array(token, '\.'): every dot, no limit. */
 static int
-split_token(text *token, text **parts)
+split_token(text *token, token_part *parts)
 {
     const char *s = VARDATA_ANY(token);
     const char *end = s + VARSIZE_ANY_EXHDR(token);
@@ -1066,8 +1472,10 @@ split_token(text *token, text **parts)
         const char *dot = memchr(s, '.', end - s);
         const char *stop = dot ? dot : end;
 
-        if (n < 3)
-            parts[n] = cstring_to_text_with_len(s, (int)(stop - s));
+        if (n < 3) {
+            parts[n].p = s;
+            parts[n].len = (size_t)(stop - s);
+        }
         n++;
         if (dot == NULL)
             break;
@@ -1114,10 +1522,35 @@ decode_json_part(bytea *raw, pgjwt_times *times)
         memset(times, 0, sizeof(*times));
         times->fast =
             nk_jwt_json_scan_object(txt, len, pgjwt_member, times) == 0;
+        /* json is text on disk: the decoded bytea serves as it is. */
+        if (times->fast && txt == VARDATA(raw))
+            return PointerGetDatum(raw);
         if (times->fast)
             return PointerGetDatum(cstring_to_text_with_len(txt, (int)len));
     }
     return DirectFunctionCall1(json_in, CStringGetDatum(pnstrdup(txt, len)));
+}
+
+/*
+ * A JSON number that is an integer of at most 15 digits: every such value
+ * is exactly a double, so this equals strtod's result without the text.
+ */
+static bool
+small_integer(const char *s, size_t len, float8 *out)
+{
+    size_t i = (len > 0 && s[0] == '-') ? 1 : 0;
+    int64 n = 0;
+    bool neg = i == 1;
+
+    if (len == i || len - i > 15)
+        return false;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        n = n * 10 + (s[i] - '0');
+    }
+    *out = neg ? -(float8)n : (float8)n;
+    return true;
 }
 
 /* pgjwt's try_cast_double(): NULL when the text is not a float8. */
@@ -1152,6 +1585,13 @@ pgjwt_bound(Datum payload, const pgjwt_times *t, int which, TimestampTz *out)
 
         if (!t->has[which] || t->kind[which] == NK_JSON_NULL)
             return false;
+        if (t->kind[which] == NK_JSON_NUMBER &&
+            small_integer(t->val[which], t->len[which], &v)) {
+            /* What float8in would make of the same digits, exactly. */
+            *out = DatumGetTimestampTz(
+                DirectFunctionCall1(float8_timestamptz, Float8GetDatum(v)));
+            return true;
+        }
         buf = palloc(t->len[which] * 4 + 1);
         if (t->kind[which] == NK_JSON_STRING)
             nk_jwt_json_unescape(t->val[which], t->len[which], buf,
@@ -1207,42 +1647,76 @@ pgjwt_range_contains(Datum payload, bool payload_null, const pgjwt_times *t)
     return (!has_lo || lo <= now) && (!has_hi || now < hi);
 }
 
+/*
+ * The header json of verify(): a token's header segment is the same for
+ * every token of one signer, and the same bytes always decode and parse
+ * the same (or fail the same way), so the last one that succeeded is kept.
+ * raw is its decoding, or NULL when pgjwt_header_known said it is known.
+ */
+static Datum
+pgjwt_header(const token_part *part, bytea *raw)
+{
+    pgjwt_times unused;
+    Datum d;
+    MemoryContext old;
+
+    if (raw == NULL)
+        return PointerGetDatum(pgjwt_hdr_json);
+    d = decode_json_part(raw, &unused);
+    if (part->len <= sizeof(pgjwt_hdr_seg)) {
+        old = MemoryContextSwitchTo(TopMemoryContext);
+        if (pgjwt_hdr_json != NULL)
+            pfree(pgjwt_hdr_json);
+        pgjwt_hdr_len = 0;
+        pgjwt_hdr_json = DatumGetTextPCopy(d);
+        memcpy(pgjwt_hdr_seg, part->p, part->len);
+        pgjwt_hdr_len = part->len;
+        MemoryContextSwitchTo(old);
+    }
+    return d;
+}
+
+static bool
+pgjwt_header_known(const token_part *part)
+{
+    return pgjwt_hdr_len != 0 && part->len == pgjwt_hdr_len &&
+           memcmp(part->p, pgjwt_hdr_seg, part->len) == 0;
+}
+
 PG_FUNCTION_INFO_V1(namaskah_verify);
 Datum
 namaskah_verify(PG_FUNCTION_ARGS)
 {
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    static TupleDesc desc = NULL;
+    static const Oid types[3] = {JSONOID, JSONOID, BOOLOID};
     Datum values[3] = {0, 0, 0};
     bool nulls[3] = {true, true, true};
-    text *parts[3] = {NULL, NULL, NULL};
+    token_part parts[3];
     int nparts = 0;
     int sig_ok = -1; /* -1: NULL, as SQL's three-valued logic has it */
     nk_jwt_alg alg = NK_JWT_ALG_INVALID;
     bytea *raw[2] = {NULL, NULL};
-    pgjwt_times times, header_times;
+    pgjwt_times times;
 
     memset(&times, 0, sizeof(times));
-
-    InitMaterializedSRF(fcinfo, (rsinfo && rsinfo->expectedDesc)
-                                    ? MAT_SRF_USE_EXPECTED_DESC
-                                    : 0);
+    single_row_call(fcinfo);
     if (!PG_ARGISNULL(0))
         nparts = split_token(PG_GETARG_TEXT_PP(0), parts);
     /*
      * pgjwt's error precedence: base64 of header then payload, then the
      * algorithm, then UTF-8 and JSON of header then payload.
      */
-    if (nparts >= 1)
-        raw[0] = url_decode_text(parts[0]);
+    if (nparts >= 1 && !pgjwt_header_known(&parts[0]))
+        raw[0] = url_decode_span(parts[0].p, parts[0].len);
     if (nparts >= 2)
-        raw[1] = url_decode_text(parts[1]);
+        raw[1] = url_decode_span(parts[1].p, parts[1].len);
     if (nparts >= 2 && !PG_ARGISNULL(1)) {
         alg = pgjwt_alg(PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
         if (alg == NK_JWT_ALG_INVALID)
             pgjwt_bad_alg();
     }
     if (nparts >= 1) {
-        values[0] = decode_json_part(raw[0], &header_times);
+        values[0] = pgjwt_header(&parts[0], raw[0]);
         nulls[0] = false;
     }
     if (nparts >= 2) {
@@ -1252,14 +1726,13 @@ namaskah_verify(PG_FUNCTION_ARGS)
     if (nparts >= 2 && !PG_ARGISNULL(1)) {
         /* r[1] || '.' || r[2] is the token up to its second dot. */
         text *token = PG_GETARG_TEXT_PP(0);
-        size_t slen =
-            VARSIZE_ANY_EXHDR(parts[0]) + 1 + VARSIZE_ANY_EXHDR(parts[1]);
+        size_t slen = parts[0].len + 1 + parts[1].len;
         text *mac =
             pgjwt_mac_text(alg, PG_GETARG_TEXT_PP(1), VARDATA_ANY(token), slen);
 
         if (nparts >= 3)
-            sig_ok = VARSIZE_ANY_EXHDR(parts[2]) == VARSIZE_ANY_EXHDR(mac) &&
-                     CRYPTO_memcmp(VARDATA_ANY(parts[2]), VARDATA_ANY(mac),
+            sig_ok = parts[2].len == VARSIZE_ANY_EXHDR(mac) &&
+                     CRYPTO_memcmp(parts[2].p, VARDATA_ANY(mac),
                                    VARSIZE_ANY_EXHDR(mac)) == 0;
     }
     if (sig_ok != 0) {
@@ -1276,6 +1749,6 @@ namaskah_verify(PG_FUNCTION_ARGS)
         values[2] = BoolGetDatum(false);
         nulls[2] = false;
     }
-    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    return (Datum)0;
+    return HeapTupleGetDatum(
+        heap_form_tuple(row_desc(&desc, 3, types), values, nulls));
 }

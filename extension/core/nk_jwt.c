@@ -50,6 +50,9 @@ typedef struct claims_info {
     size_t iss_len, aud_len;
     int has_iss, has_aud;
     nk_jwt_claims *c;
+    nk_json_member_cb each; /* the caller's, or NULL */
+    void *each_arg;
+    int each_stopped;
 } claims_info;
 
 static const EVP_MD *alg_md(nk_jwt_alg alg);
@@ -64,7 +67,7 @@ static int hex4(const char *p, uint32_t *out);
 static uint32_t next_cp(const char *s, size_t *i);
 static int json_str_equal(const char *a, size_t alen, const char *b,
                           size_t blen);
-static int key_is(const nk_json_member *m, const char *name, size_t n);
+static inline int key_is(const nk_json_member *m, const char *name, size_t n);
 static int header_member(void *arg, const nk_json_member *m);
 static int claims_member(void *arg, const nk_json_member *m);
 static int number_value(const nk_json_member *m, double *out);
@@ -602,7 +605,8 @@ scan_object(jscan *j, int depth, nk_json_member_cb cb, void *arg)
             const key_span *o = &keys[i];
 
             if (!o->escaped && !k.escaped) {
-                if (o->len == k.len &&
+                /* First bytes first: most keys differ there. */
+                if (o->len == k.len && j->s[o->start] == j->s[k.start] &&
                     memcmp(j->s + o->start, j->s + k.start, k.len) == 0)
                     return -1;
             } else if (json_str_equal(j->s + o->start, o->len, j->s + k.start,
@@ -777,7 +781,8 @@ nk_jwt_json_unescape(const char *raw, size_t raw_len, char *out,
 /* Literal names only (the length is taken with sizeof). */
 #define KEY_IS(m, lit) key_is((m), (lit), sizeof(lit) - 1)
 
-static int
+/* Inline: with n a constant, the compiler compares the few bytes itself. */
+static inline int
 key_is(const nk_json_member *m, const char *name, size_t n)
 {
     if (!m->key_escaped)
@@ -875,6 +880,8 @@ claims_member(void *arg, const nk_json_member *m)
         c->bad |= copy_id(m, c->c->jti) != 0;
     else if (KEY_IS(m, "sub"))
         c->bad |= copy_id(m, c->c->sub) != 0;
+    if (c->each != NULL && !c->each_stopped)
+        c->each_stopped = c->each(c->each_arg, m) != 0;
     return 0;
 }
 
@@ -944,15 +951,29 @@ nk_jwt_reason
 nk_jwt_parse_claims(const char *json, size_t len, const nk_jwt_policy *pol,
                     nk_jwt_claims *c)
 {
+    return nk_jwt_parse_claims_each(json, len, pol, c, NULL, NULL, NULL);
+}
+
+nk_jwt_reason
+nk_jwt_parse_claims_each(const char *json, size_t len, const nk_jwt_policy *pol,
+                         nk_jwt_claims *c, nk_json_member_cb each,
+                         void *each_arg, int *each_stopped)
+{
     claims_info ci;
 
     memset(c, 0, sizeof(*c));
     memset(&ci, 0, sizeof(ci));
     ci.c = c;
+    ci.each = each;
+    ci.each_arg = each_arg;
+    if (each_stopped != NULL)
+        *each_stopped = 0;
     if (nk_jwt_json_scan_object(json, len, claims_member, &ci) != 0 || ci.bad) {
         memset(c, 0, sizeof(*c));
         return NK_JWT_MALFORMED;
     }
+    if (each_stopped != NULL)
+        *each_stopped = ci.each_stopped;
     c->iss_ok =
         pol->issuer == NULL ||
         (ci.has_iss && ci.iss_kind == NK_JSON_STRING &&

@@ -10,8 +10,8 @@
 --   * scrypt password hashing.
 -- Settings used (namaskah.settings): jwt.expire_minutes (480),
 -- jwt.leeway_seconds (30), jwt.key_grace_minutes (expire + 5), jwt.issuer,
--- jwt.audience, password.scrypt_ln (14), password.scrypt_r (8),
--- password.scrypt_p (1). See docs/jwt.md.
+-- jwt.audience, jwt.revocation_cache_rows (100000), password.scrypt_ln (14),
+-- password.scrypt_r (8), password.scrypt_p (1). See docs/jwt.md.
 
 -- ---- pgjwt compatibility ----------------------------------------------------
 
@@ -187,7 +187,8 @@ CREATE TABLE @extschema@.user_token_cutoff (
 ALTER TABLE @extschema@.user_token_cutoff OWNER TO namaskah_owner;
 CREATE INDEX user_token_cutoff_not_before ON @extschema@.user_token_cutoff (not_before);
 
--- Verifiers remember "not revoked" per token until these tables change.
+-- Verifiers hold both tables in memory (up to jwt.revocation_cache_rows rows
+-- each) and remember "not revoked" per token, until these tables change.
 CREATE TRIGGER revoked_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.revoked_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();

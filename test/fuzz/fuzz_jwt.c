@@ -23,6 +23,9 @@ static nk_jwt_header_memo memo;
 static nk_hmac_key *lookup(void *arg, const char *kid, size_t len);
 static int member(void *arg, const nk_json_member *m);
 static void check_base64(const uint8_t *data, size_t size);
+static int count_member(void *arg, const nk_json_member *m);
+static void check_claims_each(const uint8_t *data, size_t size,
+                              const nk_jwt_policy *pol);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,6 +72,31 @@ check_base64(const uint8_t *data, size_t size)
                              size, &bad);
 }
 
+static int
+count_member(void *arg, const nk_json_member *m)
+{
+    int *n = arg;
+
+    (void)m;
+    return ++*n == 3; /* stop after the third member */
+}
+
+/* The member callback never changes the claims or the verdict. */
+static void
+check_claims_each(const uint8_t *data, size_t size, const nk_jwt_policy *pol)
+{
+    nk_jwt_claims a, b;
+    int n = 0, stopped = -1;
+    nk_jwt_reason ra = nk_jwt_parse_claims((const char *)data, size, pol, &a);
+    nk_jwt_reason rb = nk_jwt_parse_claims_each((const char *)data, size, pol,
+                                                &b, count_member, &n, &stopped);
+
+    if (ra != rb || memcmp(&a, &b, sizeof(a)) != 0)
+        abort();
+    if (rb == NK_JWT_OK && stopped != (n >= 3))
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -104,6 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     nk_jwt_json_scan_object((const char *)data, size, member, NULL);
+    check_claims_each(data, size, &pol);
     check_base64(data, size);
     return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nk_base64url.h"
 #include "nk_jwt.h"
@@ -29,6 +30,8 @@ static void test_memo(void);
 static void test_claims(void);
 static void test_json(void);
 static void test_secrets(void);
+static int each_member(void *arg, const nk_json_member *m);
+static void test_claims_each(void);
 
 static void
 hex(const unsigned char *b, size_t n, char *out)
@@ -492,6 +495,69 @@ test_secrets(void)
 #undef S
 }
 
+/* Records the members handed over; stops at the key "stop". */
+typedef struct each_log {
+    int calls;
+    char keys[128];
+} each_log;
+
+static int
+each_member(void *arg, const nk_json_member *m)
+{
+    each_log *l = arg;
+
+    l->calls++;
+    if (m->key_len == 4 && memcmp(m->key, "stop", 4) == 0)
+        return 1;
+    strncat(l->keys, m->key, m->key_len);
+    strcat(l->keys, ",");
+    return 0;
+}
+
+static void
+test_claims_each(void)
+{
+    nk_jwt_policy pol = {NOW, 30, NULL, NULL};
+    nk_jwt_claims c, plain;
+    each_log l;
+    int stopped = -1;
+    const char *flat = "{\"sub\":\"u\",\"exp\":1800000000,\"x\":[1]}";
+
+    /* Same claims as nk_jwt_parse_claims, every member in order. */
+    memset(&l, 0, sizeof(l));
+    CHECK(nk_jwt_parse_claims_each(flat, strlen(flat), &pol, &c, each_member,
+                                   &l, &stopped) == NK_JWT_OK);
+    CHECK(nk_jwt_parse_claims(flat, strlen(flat), &pol, &plain) == NK_JWT_OK);
+    CHECK(memcmp(&c, &plain, sizeof(c)) == 0);
+    CHECK(stopped == 0);
+    CHECK(l.calls == 3);
+    CHECK_STREQ(l.keys, "sub,exp,x,");
+    /* A stop ends the calls, not the parse. */
+    memset(&l, 0, sizeof(l));
+    {
+        const char *j = "{\"a\":1,\"stop\":2,\"sub\":\"v\",\"exp\":1}";
+
+        CHECK(nk_jwt_parse_claims_each(j, strlen(j), &pol, &c, each_member, &l,
+                                       &stopped) == NK_JWT_OK);
+        CHECK(stopped == 1);
+        CHECK(l.calls == 2);
+        CHECK_STREQ(c.sub, "v");
+        CHECK(c.has_exp && c.exp == 1);
+    }
+    /* Invalid JSON: malformed, whatever was handed over. */
+    memset(&l, 0, sizeof(l));
+    {
+        const char *j = "{\"a\":1,\"a\":2}";
+
+        CHECK(nk_jwt_parse_claims_each(j, strlen(j), &pol, &c, each_member, &l,
+                                       NULL) == NK_JWT_MALFORMED);
+    }
+    /* NULL callback: plain parse. */
+    CHECK(nk_jwt_parse_claims_each(flat, strlen(flat), &pol, &c, NULL, NULL,
+                                   &stopped) == NK_JWT_OK);
+    CHECK(stopped == 0);
+}
+
 int
 main(void)
 {
@@ -507,6 +573,7 @@ main(void)
     test_reasons();
     test_memo();
     test_claims();
+    test_claims_each();
     test_json();
     test_secrets();
     nk_hmac_key_free(key256);
