@@ -8,11 +8,19 @@
  * (HTTP parameter pollution). Errors are 22023 for a malformed query and
  * 22021 / 22P05 for invalid UTF-8 / control characters (the pipeline answers
  * 400 invalid_query or invalid_encoding).
+ *
+ * call_endpoint calls a route's function by its OID through fmgr: no SQL
+ * text, no parse or plan per request (EXECUTE would plan every call), with
+ * the EXECUTE privilege checked as a direct call would.
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -23,6 +31,7 @@
 #define MAX_QUERY_PARAMS 64
 
 static char *decode_component(const char *start, size_t len, const char *what);
+static FmgrInfo *endpoint_info(FunctionCallInfo fcinfo, Oid fn);
 static void append_pair(StringInfo json, const char *name, const char *value,
                         int index);
 
@@ -104,4 +113,58 @@ namaskah_parse_query(PG_FUNCTION_ARGS)
     appendStringInfoChar(&json, '}');
     PG_FREE_IF_COPY(query, 0);
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}
+
+/*
+ * The FmgrInfo of an endpoint, kept in fn_extra for the calling expression
+ * (a plan cached by the pipeline), looked up again when the route's function
+ * changes. Refuses anything but f(jsonb) RETURNS jsonb.
+ */
+static FmgrInfo *
+endpoint_info(FunctionCallInfo fcinfo, Oid fn)
+{
+    FmgrInfo *info = fcinfo->flinfo->fn_extra;
+    Oid *argtypes;
+    int nargs;
+    Oid rettype;
+
+    if (info != NULL && info->fn_oid == fn)
+        return info;
+    rettype = get_func_signature(fn, &argtypes, &nargs);
+    if (rettype != JSONBOID || nargs != 1 || argtypes[0] != JSONBOID)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+                 errmsg("endpoint function %u must take jsonb and return "
+                        "jsonb",
+                        fn)));
+    if (info == NULL)
+        info =
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+    fmgr_info_cxt(fn, info, fcinfo->flinfo->fn_mcxt);
+    fcinfo->flinfo->fn_extra = info;
+    return info;
+}
+
+PG_FUNCTION_INFO_V1(namaskah_call_endpoint);
+Datum
+namaskah_call_endpoint(PG_FUNCTION_ARGS)
+{
+    Oid fn = PG_GETARG_OID(0);
+    AclResult acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+    FmgrInfo *info;
+    LOCAL_FCINFO(call, 1);
+    Datum result;
+
+    if (acl != ACLCHECK_OK)
+        aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
+    info = endpoint_info(fcinfo, fn);
+    InitFunctionCallInfoData(*call, info, 1, InvalidOid, NULL, NULL);
+    call->args[0].value = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
+    call->args[0].isnull = PG_ARGISNULL(1);
+    if (call->args[0].isnull && info->fn_strict)
+        PG_RETURN_NULL();
+    result = FunctionCallInvoke(call);
+    if (call->isnull)
+        PG_RETURN_NULL();
+    PG_RETURN_DATUM(result);
 }

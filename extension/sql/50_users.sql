@@ -28,11 +28,12 @@ COMMENT ON TABLE @extschema@.users IS
 CREATE FUNCTION @extschema@.request_subject()
 RETURNS uuid
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN s ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                THEN s::uuid END
-    FROM (SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub' AS s) c
+    -- a single expression, so the planner can inline it (into RLS policies too)
+    SELECT CASE WHEN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')
+                     ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid
+           END
 $$;
 
 CREATE POLICY users_own_row ON @extschema@.users

@@ -83,8 +83,7 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- the encoding does not depend on DateStyle or TimeZone.
 CREATE FUNCTION @extschema@.audit_fields(r @extschema@.audit_log)
 RETURNS text[]
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE
 AS $$
     SELECT ARRAY[r.id::text, r.chain_id::text, r.seq::text,
         (extract(epoch FROM r.logged_at) * 1000000)::bigint::text,
@@ -95,7 +94,6 @@ $$;
 CREATE FUNCTION @extschema@.audit_genesis(chain_id uuid)
 RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sha256(convert_to('namaskah-audit-genesis:' || $1::text, 'UTF8')) $$;
 
 -- audit_append: one record at the end of this backend's chain.
@@ -208,7 +206,6 @@ ALTER FUNCTION @extschema@.audit_verify(bigint, bigint) OWNER TO namaskah_audito
 CREATE FUNCTION @extschema@.audit_actor(subject text, client_addr inet)
 RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF subject IS NOT NULL THEN
@@ -228,7 +225,6 @@ $$;
 CREATE FUNCTION @extschema@.transport_problem(error text,
     OUT status int, OUT code text, OUT detail text)
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE $1 WHEN 'payload_too_large' THEN 413 ELSE 400 END,
         CASE $1 WHEN 'payload_too_large' THEN 'payload_too_large'
@@ -263,7 +259,8 @@ BEGIN
         SELECT * INTO status, headers, body FROM @extschema@.run_pipeline(method, path,
             query, request_headers, request_body, client_addr, request_id);
     END IF;
-    IF @extschema@.setting('audit.enabled', 'on') <> 'off' THEN
+    IF NOT EXISTS (SELECT FROM @extschema@.settings s
+                   WHERE s.name = 'audit.enabled' AND s.value = 'off') THEN
         subject := nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub';
         PERFORM @extschema@.audit_append(request_id,
             @extschema@.audit_actor(subject, client_addr),
@@ -328,7 +325,6 @@ ALTER TABLE @extschema@.security_rollup_state OWNER TO namaskah_auditor;
 CREATE FUNCTION @extschema@.security_event_type(status int, outcome text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN $2 = 'account_locked' THEN 'lockout'

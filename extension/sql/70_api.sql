@@ -10,13 +10,15 @@
 -- GET /api/version (public): the API and extension versions.
 CREATE FUNCTION api.version(req jsonb)
 RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT jsonb_build_object(
+BEGIN
+    RETURN jsonb_build_object(
         'api_version', '2.4.0',
         'extension_version',
-            (SELECT extversion FROM pg_extension WHERE extname = 'namaskah'))
+            (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'namaskah'));
+END
 $$;
 ALTER FUNCTION api.version(jsonb) OWNER TO namaskah_api;
 

@@ -61,15 +61,25 @@ BEGIN
 END
 $$;
 
+-- PL/pgSQL rather than SQL: its plan is cached per session, where an SQL
+-- function's query would be planned again on every request.
 CREATE FUNCTION api.auth_me(req jsonb)
 RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((SELECT jsonb_build_object('id', u.id, 'email', u.email,
-                        'phone', u.phone, 'role', u.role, 'created_at', u.created_at)
-                     FROM namaskah.users u WHERE u.id = namaskah.request_subject()),
-                    jsonb_build_object('id', NULL))
+DECLARE
+    account jsonb;
+BEGIN
+    SELECT jsonb_build_object('id', u.id, 'email', u.email, 'phone', u.phone,
+                              'role', u.role, 'created_at', u.created_at)
+    INTO account
+    FROM namaskah.users u WHERE u.id = namaskah.request_subject();
+    IF account IS NULL THEN
+        PERFORM namaskah.raise_problem(404, 'not_found', 'The account does not exist.');
+    END IF;
+    RETURN account;
+END
 $$;
 
 CREATE FUNCTION api.auth_logout(req jsonb)
