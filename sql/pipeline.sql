@@ -131,3 +131,21 @@ SELECT status, body::jsonb FROM pg_temp.req('GET', '/api/version');
 
 DELETE FROM namaskah.routes WHERE path_template LIKE '/api/t/%';
 DROP FUNCTION api.t_echo(jsonb), api.t_created(jsonb), api.t_fail(jsonb);
+
+-- CORS: off by default; an explicit allowlist; never "*"; preflight answers
+SELECT headers ? 'Access-Control-Allow-Origin' AS cors_by_default
+FROM namaskah.handle_request('GET', '/api/version', '', '{"origin": "https://app.example.com"}', NULL, '192.0.2.1', 'c1');
+SELECT namaskah.set_setting('cors.allowed_origins', 'https://app.example.com, http://localhost:3000');
+SELECT headers->>'Access-Control-Allow-Origin' AS allow_origin, headers->>'Vary' AS vary,
+       headers ? 'Access-Control-Allow-Credentials' AS credentials
+FROM namaskah.handle_request('GET', '/api/version', '', '{"origin": "https://app.example.com"}', NULL, '192.0.2.1', 'c2');
+SELECT headers ? 'Access-Control-Allow-Origin' AS evil_allowed, headers->>'Vary' AS vary
+FROM namaskah.handle_request('GET', '/api/version', '', '{"origin": "https://evil.example"}', NULL, '192.0.2.1', 'c3');
+SELECT status, headers->>'Access-Control-Allow-Methods' AS methods,
+       headers->>'Access-Control-Allow-Headers' AS allow_headers
+FROM namaskah.handle_request('OPTIONS', '/api/auth/login', '',
+    '{"origin": "http://localhost:3000", "access-control-request-method": "POST"}', NULL, '192.0.2.1', 'c4');
+SELECT namaskah.set_setting('cors.allowed_origins', '*');
+SELECT headers ? 'Access-Control-Allow-Origin' AS star_honoured
+FROM namaskah.handle_request('GET', '/api/version', '', '{"origin": "https://evil.example"}', NULL, '192.0.2.1', 'c5');
+SELECT namaskah.set_setting('cors.allowed_origins', '');

@@ -239,6 +239,44 @@ END
 $$;
 ALTER FUNCTION @extschema@.ready(jsonb) OWNER TO namaskah_owner;
 
+-- CORS: off unless the setting cors.allowed_origins lists origins (exact
+-- "scheme://host[:port]" values, comma-separated; "*" is never honoured).
+-- A request whose Origin is listed gets Access-Control-Allow-Origin with that
+-- origin (no credentials: the API uses bearer tokens, not cookies); a
+-- preflight (OPTIONS with Access-Control-Request-Method) also gets the
+-- allowed methods and headers. Other origins get no CORS header, so a
+-- browser refuses to hand them the response.
+INSERT INTO @extschema@.settings (name, value, description) VALUES
+    ('cors.allowed_origins', '', 'comma-separated origins allowed by CORS (empty: CORS off)');
+
+CREATE FUNCTION @extschema@.cors_headers(request_headers jsonb, method text,
+    response_headers jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    origin text := request_headers->>'origin';
+    allowed text;
+BEGIN
+    SELECT s.value INTO allowed FROM @extschema@.settings s
+    WHERE s.name = 'cors.allowed_origins';
+    IF coalesce(allowed, '') = '' THEN
+        RETURN '{}';
+    ELSIF origin IS NULL OR origin !~ '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
+          OR NOT origin = ANY (string_to_array(replace(allowed, ' ', ''), ',')) THEN
+        RETURN '{"Vary": "Origin"}';
+    END IF;
+    RETURN jsonb_build_object('Access-Control-Allow-Origin', origin, 'Vary', 'Origin',
+            'Access-Control-Expose-Headers', 'RateLimit, RateLimit-Policy, Retry-After, X-Request-Id')
+        || CASE WHEN method = 'OPTIONS' AND request_headers ? 'access-control-request-method'
+                THEN jsonb_build_object(
+                    'Access-Control-Allow-Methods', coalesce(response_headers->>'Allow', ''),
+                    'Access-Control-Allow-Headers', 'Authorization, Content-Type',
+                    'Access-Control-Max-Age', '600')
+                ELSE '{}' END;
+END
+$$;
+
 -- Route lookup: the most specific template (most literal segments) wins.
 -- Returns no row for an unknown path; allowed lists the methods of the path.
 CREATE FUNCTION @extschema@.match_route(method text, path text,

@@ -259,6 +259,7 @@ BEGIN
     ELSE
         SELECT * INTO status, headers, body FROM @extschema@.run_pipeline(method, path,
             query, request_headers, request_body, client_addr, request_id);
+        headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.settings s
                    WHERE s.name = 'audit.enabled' AND s.value = 'off') THEN

@@ -256,3 +256,33 @@ def test_token_in_query_string_is_not_accepted(account):
     token = login(account["email"], account["password"])
     r = call("GET", f"/api/auth/me?access_token={token}")
     assert_problem(r, 401, "missing_token")
+
+
+# --- CORS ------------------------------------------------------------------------
+
+@pytest.fixture
+def cors_origin():
+    sql("SELECT namaskah.set_setting('cors.allowed_origins', 'https://app.example.test')")
+    yield "https://app.example.test"
+    sql("SELECT namaskah.set_setting('cors.allowed_origins', '')")
+
+
+def test_cors_is_off_by_default():
+    r = call("GET", "/api/version", headers={"Origin": "https://app.example.test"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_cors_allowlist_and_preflight(cors_origin):
+    r = call("GET", "/api/version", headers={"Origin": cors_origin})
+    assert r.headers["Access-Control-Allow-Origin"] == cors_origin
+    assert r.headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Credentials" not in r.headers
+    other = call("GET", "/api/version", headers={"Origin": "https://evil.example.test"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    pre = call("OPTIONS", "/api/verifications",
+               headers={"Origin": cors_origin, "Access-Control-Request-Method": "POST",
+                        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == cors_origin
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert pre.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
