@@ -298,7 +298,6 @@ ALTER FUNCTION @extschema@.jwt_verify_strict(text, timestamptz) OWNER TO namaska
 CREATE FUNCTION @extschema@.set_request_claims(claims jsonb)
 RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.set_config('request.jwt.claims', coalesce($1::text, ''), true)
 $$;

@@ -12,7 +12,6 @@
 CREATE FUNCTION @extschema@.body_errors(body jsonb, schema jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     errors jsonb := '[]';
@@ -79,7 +78,6 @@ $$;
 CREATE FUNCTION @extschema@.validate_body(body jsonb, schema jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     errors jsonb := @extschema@.body_errors(body, schema);
@@ -98,7 +96,6 @@ $$;
 CREATE FUNCTION @extschema@.validate_query(query jsonb, schema jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     typed jsonb := '{}';

@@ -137,7 +137,6 @@ CREATE FUNCTION @extschema@.raise_problem(status int, code text, detail text,
     extra jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF status NOT BETWEEN 400 AND 599 OR code !~ '^[a-z][a-z0-9_]{0,63}$' THEN
@@ -156,7 +155,6 @@ $$;
 CREATE FUNCTION @extschema@.problem_keeping_effects(status int, code text, detail text)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF status NOT BETWEEN 400 AND 599 OR code !~ '^[a-z][a-z0-9_]{0,63}$' THEN

@@ -218,7 +218,6 @@ COMMENT ON FUNCTION @extschema@.expire_verifications() IS
 CREATE FUNCTION @extschema@.expire_own_verifications()
 RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
     UPDATE @extschema@.verifications v SET status = 'expired'
     WHERE v.user_id = @extschema@.request_subject()
@@ -279,7 +278,6 @@ ALTER FUNCTION @extschema@.allocate_number(text, text) OWNER TO namaskah_owner;
 CREATE FUNCTION @extschema@.json_time(ts timestamptz)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
@@ -288,7 +286,6 @@ $$;
 CREATE FUNCTION @extschema@.page_cursor(ts timestamptz, id uuid)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT rtrim(translate(encode(convert_to(
         (extract(epoch FROM $1) * 1000000)::bigint::text || '.' || $2::text,
@@ -299,7 +296,6 @@ $$;
 -- not one this API produced.
 CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
 LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     b64 text;
@@ -352,7 +348,6 @@ $$;
 CREATE FUNCTION @extschema@.id_param(req jsonb)
 RETURNS uuid
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT coalesce(req->'params'->>'id', '') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN

@@ -18,7 +18,6 @@
 CREATE FUNCTION @extschema@.require_admin()
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'role')
@@ -32,7 +31,6 @@ $$;
 CREATE FUNCTION @extschema@.admin_user_json(u @extschema@.users)
 RETURNS jsonb
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT jsonb_build_object(
         'id', u.id,

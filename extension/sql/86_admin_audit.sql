@@ -101,7 +101,6 @@ ALTER FUNCTION @extschema@.admin_hot_keys(int) OWNER TO namaskah_owner;
 CREATE FUNCTION @extschema@.query_time(query jsonb, field text)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF query->>field IS NULL THEN
