@@ -127,6 +127,26 @@ END
 $$;
 ALTER FUNCTION @extschema@.authenticate_password(text, text) OWNER TO namaskah_owner;
 
+-- login_attempt_allowed: consumes one login attempt of the account named by
+-- email under the policy auth_login_account (whatever the client address,
+-- so a distributed guess at one account is throttled too). Returns the
+-- rate-limit answer; a denied attempt consumes nothing.
+CREATE FUNCTION @extschema@.login_attempt_allowed(email text,
+    OUT allowed boolean, OUT retry_after int)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    limited record;
+BEGIN
+    SELECT * INTO limited FROM @extschema@.rate_limit_check('auth_login_account',
+        'account:' || left(lower($1), 254));
+    allowed := limited.allowed;
+    retry_after := limited.retry_after;
+END
+$$;
+ALTER FUNCTION @extschema@.login_attempt_allowed(text) OWNER TO namaskah_owner;
+
 -- issue_access_token: a signed token for a user that exists and is not
 -- locked, with its lifetime in seconds. sid names the login session so a
 -- refresh keeps it; auth_time is when the password was checked.
@@ -172,7 +192,8 @@ $$;
 ALTER FUNCTION @extschema@.revoke_current_token() OWNER TO namaskah_owner;
 
 GRANT EXECUTE ON FUNCTION @extschema@.request_subject() TO namaskah_api;
-GRANT EXECUTE ON FUNCTION @extschema@.create_user(text, text, text),
+GRANT EXECUTE ON FUNCTION @extschema@.login_attempt_allowed(text),
+    @extschema@.create_user(text, text, text),
     @extschema@.authenticate_password(text, text),
     @extschema@.issue_access_token(uuid, text, bigint),
     @extschema@.revoke_current_token() TO namaskah_api;

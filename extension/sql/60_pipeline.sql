@@ -600,6 +600,10 @@ BEGIN
                 THEN '{"Retry-After": "1"}'::jsonb
                 WHEN err_status = 401 AND route.auth <> 'webhook'
                 THEN jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"')
+                -- an endpoint's own rate limit says when to retry
+                WHEN err_status = 429 AND err_detail ~ '^\{'
+                THEN jsonb_build_object('Retry-After',
+                    coalesce(err_detail::jsonb->>'retry_after', '60'))
                 ELSE '{}' END,
             CASE WHEN err_state ~ '^NK' AND coalesce(err_detail, '') <> ''
                 THEN err_detail::jsonb END);

@@ -40,12 +40,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     b jsonb := req->'body';
+    attempt record;
     result record;
     token record;
 BEGIN
     PERFORM namaskah.validate_body(b, '{
         "email": {"type": "string", "required": true, "max_length": 254},
         "password": {"type": "string", "required": true, "max_length": 256}}');
+    attempt := namaskah.login_attempt_allowed(b->>'email');
+    IF NOT attempt.allowed THEN
+        PERFORM namaskah.raise_problem(429, 'rate_limited',
+            'Too many login attempts for this account; retry after the time in Retry-After.',
+            jsonb_build_object('policy', 'auth_login_account',
+                               'retry_after', greatest(attempt.retry_after, 1)));
+    END IF;
     result := namaskah.authenticate_password(b->>'email', b->>'password');
     -- failures keep their effect: the failure counter and the lockout
     IF result.outcome = 'account_locked' THEN

@@ -92,3 +92,25 @@ def test_failed_authentication_counts_against_the_address(instance):
         psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 1000000 WHERE name = 'auth_failures';"
              "DELETE FROM namaskah.rate_limit_state WHERE policy = 'auth_failures'")
     assert codes == [401] * 5 + [429, 429]
+
+
+def test_login_attempts_are_limited_per_account(base_url):
+    """auth_login_account: one account's login attempts are counted whatever
+    the address, so guessing at one account from many addresses is throttled."""
+    email = f"acct-{uuid.uuid4().hex[:10]}@example.test"
+    password = "account limit password 1"
+    r = requests.post(base_url + "/api/auth/register", json={"email": email, "password": password}, timeout=10)
+    assert r.status_code == 201, r.text
+    psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 3 WHERE name = 'auth_login_account'")
+    try:
+        codes = [requests.post(base_url + "/api/auth/login", timeout=10,
+                               json={"email": email.upper() if i % 2 else email, "password": password})
+                 for i in range(4)]
+    finally:
+        psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 1000000 WHERE name = 'auth_login_account';"
+             "DELETE FROM namaskah.rate_limit_state WHERE policy = 'auth_login_account'")
+    assert [r.status_code for r in codes] == [200, 200, 200, 429]
+    limited = codes[3]
+    assert limited.json()["code"] == "rate_limited"
+    assert limited.json()["policy"] == "auth_login_account"
+    assert int(limited.headers["Retry-After"]) > 0
