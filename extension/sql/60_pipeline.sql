@@ -492,7 +492,9 @@ BEGIN
                 SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
                     'rate_limited', 'Too many failed authentication attempts; retry after the time in Retry-After.',
                     path, request_id, route_label, @extschema@.rate_limit_headers('auth_failures',
-                        60, false, limited."limit", limited.remaining, limited.reset_after,
+                        (SELECT p.window_seconds FROM @extschema@.rate_limit_policies p
+                         WHERE p.name = 'auth_failures'),
+                        false, limited."limit", limited.remaining, limited.reset_after,
                         limited.retry_after), '{"policy": "auth_failures"}');
             ELSIF token IS NULL THEN
                 SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,

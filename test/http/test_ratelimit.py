@@ -84,14 +84,19 @@ def test_failed_authentication_counts_against_the_address(instance):
     client = "203.0.113.77"
     psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 5 WHERE name = 'auth_failures'")
     try:
-        codes = [requests.get(proxy.url + "/api/auth/me", timeout=10,
-                              headers={"X-Forwarded-For": client,
-                                       "Authorization": "Bearer not.a.token"}).status_code
-                 for _ in range(7)]
+        answers = [requests.get(proxy.url + "/api/auth/me", timeout=10,
+                                headers={"X-Forwarded-For": client,
+                                         "Authorization": "Bearer not.a.token"})
+                   for _ in range(7)]
+        window = psql("SELECT window_seconds FROM namaskah.rate_limit_policies WHERE name = 'auth_failures'")
     finally:
         psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 1000000 WHERE name = 'auth_failures';"
              "DELETE FROM namaskah.rate_limit_state WHERE policy = 'auth_failures'")
-    assert codes == [401] * 5 + [429, 429]
+    assert [r.status_code for r in answers] == [401] * 5 + [429, 429]
+    limited = answers[5]
+    assert limited.json()["policy"] == "auth_failures"
+    assert limited.headers["RateLimit-Policy"] == f'"auth_failures";q=5;w={window}'
+    assert int(limited.headers["Retry-After"]) > 0
 
 
 def test_login_attempts_are_limited_per_account(base_url):
