@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 #include <libpq-fe.h>
@@ -66,6 +67,7 @@ static void env_free(void);
 static char *trim(char *s);
 static int parse_long(const char *val, long *out);
 static void print_wrapped(FILE *out, const char *text, int indent, int width);
+static long effective_pool_size(long configured, long threads);
 
 #define OFF(field) offsetof(struct nk_config, field)
 
@@ -84,8 +86,17 @@ static const struct setting settings[] = {
      "When set, /metrics requires the header \"Authorization: Bearer "
      "<token>\" (at least 16 characters). Empty: no token."},
     {"WORKER_THREADS", "32", v_long, 1, 1024, OFF(worker_threads), 0,
-     "HTTP worker threads; each holds one database connection, so this is "
-     "also the number of database connections."},
+     "HTTP worker threads: how many client connections are served at once "
+     "(a keep-alive connection holds its thread while it stays open)."},
+    {"DB_POOL_SIZE", "0", v_long, 0, 1024, OFF(db_pool_size), 0,
+     "Database connections shared by the worker threads; a request waits "
+     "in arrival order for a free one. 0: four per CPU of this machine, at "
+     "least 2. Never more than WORKER_THREADS. About four per database CPU "
+     "does the most work; more connections only queue inside PostgreSQL."},
+    {"DB_POOL_TIMEOUT_MS", "5000", v_long, 1, 3600000, OFF(db_pool_timeout_ms),
+     0,
+     "Longest wait for a free database connection; then the request gets "
+     "503 server_busy with Retry-After (load is shed instead of queued)."},
     {"MAX_BODY_BYTES", "1048576", v_long, 0, 268435456, OFF(max_body_bytes), 0,
      "Largest request body accepted; larger bodies get 413."},
     {"MAX_HEADER_BYTES", "16384", v_long, 1024, 1048576, OFF(max_header_bytes),
@@ -541,9 +552,28 @@ config_load(FILE *err)
         fprintf(err, "METRICS_LISTEN: must use another port than LISTEN\n");
         problems++;
     }
-    if (problems == 0)
+    if (problems == 0) {
         log_set_level(g_config.log_level);
+        g_config.db_pool_size =
+            effective_pool_size(g_config.db_pool_size, g_config.worker_threads);
+    }
     return problems;
+}
+
+/* DB_POOL_SIZE as used: 0 picks four per online CPU; capped by threads. */
+static long
+effective_pool_size(long configured, long threads)
+{
+    long n = configured;
+
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        n = cpus > 0 ? 4 * cpus : 8;
+        if (n < 2)
+            n = 2;
+    }
+    return n < threads ? n : threads;
 }
 
 /* Prints text word-wrapped to width columns, each line indented. */

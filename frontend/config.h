@@ -24,6 +24,8 @@ struct nk_config {
     long metrics_port;
     char *metrics_token; /* METRICS_TOKEN, secret; NULL when unset */
     long worker_threads;
+    long db_pool_size; /* DB_POOL_SIZE as used (0 resolved, capped) */
+    long db_pool_timeout_ms;
     long max_body_bytes;
     long max_header_bytes;
     long request_timeout_ms;

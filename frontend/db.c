@@ -1,5 +1,11 @@
 /*
- * db.c — one libpq connection per worker thread (see db.h).
+ * db.c — the pool of libpq connections (see db.h).
+ *
+ * The pool is a stack of free handles (the most recently used first, so
+ * the busiest connections stay warm and idle ones stay idle) and a queue
+ * of waiting threads, each with its own condition variable: a released
+ * handle goes straight to the oldest waiter, so nobody overtakes and no
+ * herd wakes up for one handle.
  *
  * The query is sent asynchronously and awaited with poll(2) against a
  * deadline (REQUEST_TIMEOUT_MS, or the shutdown deadline if sooner), so a
@@ -11,8 +17,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "log.h"
@@ -52,16 +60,198 @@ static void log_pg_error(int level, const char *event, const char *sqlstate,
 static volatile long long shutdown_deadline_ms;
 
 /* Pool figures (db_pool_stats), updated with atomics only. */
+static long long pool_size;
 static long long pool_open;
 static long long pool_busy;
+static long long pool_waiting;
+static long long pool_waits;
+static long long pool_wait_us;
+static long long pool_wait_timeouts;
 static long long reconnects;
+
+/* A thread waiting in db_acquire; lives on that thread's stack. */
+struct waiter {
+    pthread_cond_t cond;
+    struct nk_db *handed; /* set by db_release under pool_lock */
+    struct waiter *next;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nk_db **pool_all;  /* every handle, for db_pool_close */
+static struct nk_db **pool_free; /* stack of free handles */
+static long pool_nfree;
+static struct waiter *queue_head; /* oldest waiter */
+static struct waiter *queue_tail;
 
 void
 db_pool_stats(struct db_pool_stats *out)
 {
+    out->size = __atomic_load_n(&pool_size, __ATOMIC_RELAXED);
     out->open = __atomic_load_n(&pool_open, __ATOMIC_RELAXED);
     out->busy = __atomic_load_n(&pool_busy, __ATOMIC_RELAXED);
+    out->waiting = __atomic_load_n(&pool_waiting, __ATOMIC_RELAXED);
+    out->waits = __atomic_load_n(&pool_waits, __ATOMIC_RELAXED);
+    out->wait_us = __atomic_load_n(&pool_wait_us, __ATOMIC_RELAXED);
+    out->wait_timeouts = __atomic_load_n(&pool_wait_timeouts, __ATOMIC_RELAXED);
     out->reconnects = __atomic_load_n(&reconnects, __ATOMIC_RELAXED);
+}
+
+static long long
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+db_pool_init(long size)
+{
+    long i;
+
+    pool_all = calloc((size_t)size, sizeof(*pool_all));
+    pool_free = calloc((size_t)size, sizeof(*pool_free));
+    if (pool_all == NULL || pool_free == NULL)
+        goto fail;
+    for (i = 0; i < size; i++) {
+        pool_all[i] = db_new(1);
+        if (pool_all[i] == NULL)
+            goto fail;
+        /* pushed in reverse so handle 0 is used first */
+        pool_free[size - 1 - i] = pool_all[i];
+    }
+    pool_nfree = size;
+    __atomic_store_n(&pool_size, size, __ATOMIC_RELAXED);
+    return 0;
+fail:
+    if (pool_all != NULL)
+        for (i = 0; i < size; i++)
+            db_free(pool_all[i]);
+    free(pool_all);
+    free(pool_free);
+    pool_all = pool_free = NULL;
+    return -1;
+}
+
+void
+db_pool_close(void)
+{
+    long i, size = (long)__atomic_load_n(&pool_size, __ATOMIC_RELAXED);
+
+    for (i = 0; pool_all != NULL && i < size; i++)
+        db_free(pool_all[i]);
+    free(pool_all);
+    free(pool_free);
+    pool_all = pool_free = NULL;
+    pool_nfree = 0;
+    __atomic_store_n(&pool_size, 0, __ATOMIC_RELAXED);
+}
+
+/* Removes w from the queue (pool_lock held). */
+static void
+queue_remove(struct waiter *w)
+{
+    struct waiter **pp = &queue_head, *prev = NULL;
+
+    while (*pp != NULL && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = w->next;
+    if (queue_tail == w)
+        queue_tail = prev;
+}
+
+/*
+ * Waits (pool_lock held) until a handle is handed to w or the deadline
+ * passes, in slices of at most 100 ms so that a shutdown deadline set
+ * meanwhile is noticed.
+ */
+static void
+wait_for_handle(struct waiter *w, long long deadline_ms)
+{
+    while (w->handed == NULL) {
+        long long now = nk_now_ms(), until, sd;
+        struct timespec ts;
+
+        sd = __atomic_load_n(&shutdown_deadline_ms, __ATOMIC_SEQ_CST);
+        if (sd != 0 && sd < deadline_ms)
+            deadline_ms = sd;
+        if (now >= deadline_ms)
+            return;
+        until = deadline_ms - now < 100 ? deadline_ms : now + 100;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)((until - now) / 1000);
+        ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &pool_lock, &ts);
+    }
+}
+
+struct nk_db *
+db_acquire(long long deadline_ms)
+{
+    struct waiter w = {.handed = NULL, .next = NULL};
+    pthread_condattr_t attr;
+    long long t0;
+
+    pthread_mutex_lock(&pool_lock);
+    if (queue_head == NULL && pool_nfree > 0) {
+        struct nk_db *db = pool_free[--pool_nfree];
+
+        pthread_mutex_unlock(&pool_lock);
+        return db;
+    }
+    /* the condition variable's clock must match wait_for_handle's */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (queue_tail != NULL)
+        queue_tail->next = &w;
+    else
+        queue_head = &w;
+    queue_tail = &w;
+    __atomic_add_fetch(&pool_waiting, 1, __ATOMIC_RELAXED);
+    t0 = now_us();
+    wait_for_handle(&w, deadline_ms);
+    if (w.handed == NULL)
+        queue_remove(&w);
+    pthread_mutex_unlock(&pool_lock);
+    pthread_cond_destroy(&w.cond);
+    __atomic_sub_fetch(&pool_waiting, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&pool_waits, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&pool_wait_us, now_us() - t0, __ATOMIC_RELAXED);
+    if (w.handed == NULL)
+        __atomic_add_fetch(&pool_wait_timeouts, 1, __ATOMIC_RELAXED);
+    return w.handed;
+}
+
+void
+db_release(struct nk_db *db)
+{
+    struct waiter *w;
+
+    if (db == NULL)
+        return;
+    pthread_mutex_lock(&pool_lock);
+    w = queue_head;
+    if (w != NULL) {
+        queue_head = w->next;
+        if (queue_head == NULL)
+            queue_tail = NULL;
+        w->handed = db;
+        pthread_cond_signal(&w->cond);
+    } else {
+        pool_free[pool_nfree++] = db;
+    }
+    pthread_mutex_unlock(&pool_lock);
 }
 
 void

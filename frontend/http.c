@@ -652,8 +652,9 @@ ready_with_pool(const struct db_result *res, struct sbuf *out)
         return -1;
     db_pool_stats(&ps);
     snprintf(pool, sizeof(pool),
-             "%s\"pool\":{\"size\":%ld,\"open\":%lld,\"busy\":%lld}}",
-             has_members ? "," : "", g_config.worker_threads, ps.open, ps.busy);
+             "%s\"pool\":{\"size\":%lld,\"open\":%lld,\"busy\":%lld,"
+             "\"waiting\":%lld}}",
+             has_members ? "," : "", ps.size, ps.open, ps.busy, ps.waiting);
     sb_add(out, res->body, len - 1);
     sb_addz(out, pool);
     return out->failed ? -1 : 0;
@@ -740,6 +741,16 @@ relay(struct request *r, const struct db_result *res, int ready)
 /* ---- handlers --------------------------------------------------------- */
 
 /*
+ * A pooled database handle, waiting for one at most DB_POOL_TIMEOUT_MS;
+ * NULL when the pool stayed busy that long (or shutdown cut the wait).
+ */
+static struct nk_db *
+acquire_db(void)
+{
+    return db_acquire(nk_now_ms() + g_config.db_pool_timeout_ms);
+}
+
+/*
  * A request under /api/ that namaskahd refuses itself (invalid_encoding,
  * payload_too_large) still gets its audit record: the database is told
  * through x-namaskah-transport-error (a header no client can send, see
@@ -753,7 +764,7 @@ static int
 answer_transport_error(struct request *r, int status, const char *code,
                        const char *detail, int headers_parsed)
 {
-    struct nk_db *db = mg_get_thread_pointer(r->conn);
+    struct nk_db *db;
     const char *ua =
         headers_parsed ? mg_get_header(r->conn, "User-Agent") : NULL;
     const char *params[DBP_COUNT];
@@ -765,7 +776,7 @@ answer_transport_error(struct request *r, int status, const char *code,
 
     /* the API's transport errors, and (from http_error) requests too
      * malformed to name a target */
-    if (db == NULL || r->path == NULL ||
+    if (r->path == NULL ||
         (strncmp(r->path, "/api/", 5) != 0 && !r->in_error_cb))
         return send_problem(r, status, code, detail);
     nk_sanitize_log(path, sizeof(path), r->path, r->path_len);
@@ -786,10 +797,15 @@ answer_transport_error(struct request *r, int status, const char *code,
     params[DBP_BODY] = NULL;
     params[DBP_CLIENT] = r->client;
     params[DBP_REQUEST_ID] = r->id;
-    if (!headers.failed && db_call(db, params, &res) == DB_OK) {
-        if (res.status == status)
-            rc = relay(r, &res, 0);
-        db_result_clear(&res);
+    if (!headers.failed && (db = acquire_db()) != NULL) {
+        enum db_outcome outcome = db_call(db, params, &res);
+
+        db_release(db);
+        if (outcome == DB_OK) {
+            if (res.status == status)
+                rc = relay(r, &res, 0);
+            db_result_clear(&res);
+        }
     }
     free(headers.p);
     return rc != 0 ? rc : send_problem(r, status, code, detail);
@@ -810,7 +826,8 @@ static int
 handle_forward(struct request *r, int ready)
 {
     const struct mg_request_info *ri = r->ri;
-    struct nk_db *db = mg_get_thread_pointer(r->conn);
+    struct nk_db *db;
+    enum db_outcome outcome;
     const char *params[DBP_COUNT];
     struct db_result res;
     struct sbuf headers = {0};
@@ -857,7 +874,18 @@ handle_forward(struct request *r, int ready)
     params[DBP_BODY] = body_len > 0 ? body : NULL;
     params[DBP_CLIENT] = r->client;
     params[DBP_REQUEST_ID] = r->id;
-    switch (db ? db_call(db, params, &res) : DB_UNAVAILABLE) {
+    db = acquire_db();
+    if (db == NULL) {
+        free(headers.p);
+        free(body);
+        return send_problem(r, 503, "server_busy",
+                            "The server is busy; try again shortly.");
+    }
+    outcome = db_call(db, params, &res);
+    /* the result stands alone: the connection is free before the client
+     * (however slow) is written to */
+    db_release(db);
+    switch (outcome) {
     case DB_OK:
         rc = relay(r, &res, ready);
         db_result_clear(&res);
@@ -1045,23 +1073,6 @@ http_error(struct mg_connection *conn, int status, const char *msg)
     send_problem(&r, status, code, "The request could not be processed.");
     finish_request(&r);
     return 0;
-}
-
-void *
-http_init_thread(const struct mg_context *ctx, int thread_type)
-{
-    (void)ctx;
-    /* 1: a worker thread, the only kind that serves requests */
-    return thread_type == 1 ? db_new(1) : NULL;
-}
-
-void
-http_exit_thread(const struct mg_context *ctx, int thread_type,
-                 void *thread_pointer)
-{
-    (void)ctx;
-    if (thread_type == 1)
-        db_free(thread_pointer);
 }
 
 int

@@ -30,11 +30,6 @@ int http_begin_request(struct mg_connection *conn);
  * too large ...) as problem+json. Returns 0 when it answered. */
 int http_error(struct mg_connection *conn, int status, const char *msg);
 
-/* civetweb init_thread / exit_thread: the worker's database handle. */
-void *http_init_thread(const struct mg_context *ctx, int thread_type);
-void http_exit_thread(const struct mg_context *ctx, int thread_type,
-                      void *thread_pointer);
-
 /* civetweb log_message: civetweb's internal messages as JSON log lines. */
 int http_log_message(const struct mg_connection *conn, const char *message);
 

@@ -7,9 +7,8 @@
  * start closing their connections, in-flight requests may finish until
  * SHUTDOWN_GRACE_MS (database waits are cut at that deadline), then mg_stop
  * closes the listener and idle connections (it must come last: it drops
- * responses not yet written), worker threads close their database
- * connections in exit_thread, the metrics listener (metrics.c) is stopped,
- * and the process exits 0.
+ * responses not yet written), the metrics listener (metrics.c) is stopped,
+ * the pool's database connections are closed, and the process exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -167,8 +166,6 @@ run(void)
     memset(&cb, 0, sizeof(cb));
     cb.begin_request = http_begin_request;
     cb.http_error = http_error;
-    cb.init_thread = http_init_thread;
-    cb.exit_thread = http_exit_thread;
     cb.log_message = http_log_message;
     memset(&init, 0, sizeof(init));
     init.callbacks = &cb;
@@ -181,6 +178,12 @@ run(void)
 
     mg_init_library(0);
     config_log();
+    if (db_pool_init(g_config.db_pool_size) != 0) {
+        fprintf(stderr, "namaskahd: out of memory for the database pool\n");
+        mg_exit_library();
+        config_free();
+        return 1;
+    }
     ctx = mg_start2(&init, &err);
     if (ctx == NULL) {
         log_begin(&l, NK_ERROR, "start_failed");
@@ -189,6 +192,7 @@ run(void)
         log_end(&l);
         fprintf(stderr, "namaskahd: cannot start the HTTP server on %s: %s\n",
                 g_config.listen_ports, errtext[0] ? errtext : "unknown error");
+        db_pool_close();
         mg_exit_library();
         config_free();
         return 1;
@@ -197,6 +201,7 @@ run(void)
     log_str(&l, "version", NK_FRONTEND_VERSION);
     log_str(&l, "listen", g_config.listen_ports);
     log_int(&l, "worker_threads", g_config.worker_threads);
+    log_int(&l, "db_pool_size", g_config.db_pool_size);
     log_int(&l, "pid", (long long)getpid());
     log_end(&l);
     /* a metrics listener that cannot start is logged, not fatal: the API
@@ -219,6 +224,7 @@ run(void)
         _exit(0);
     }
     metrics_stop(metrics_ctx);
+    db_pool_close();
     mg_exit_library();
     log_msg(NK_INFO, "stopped", "all connections closed");
     config_free();

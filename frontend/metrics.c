@@ -236,34 +236,50 @@ render_frontend(FILE *f, int db_up)
     pthread_mutex_unlock(&stats_lock);
 
     db_pool_stats(&ps);
-    fprintf(
-        f,
-        "# HELP namaskah_http_requests_in_flight Requests being answered "
-        "right now.\n"
-        "# TYPE namaskah_http_requests_in_flight gauge\n"
-        "namaskah_http_requests_in_flight %d\n"
-        "# HELP namaskah_db_connections Worker database connections: open, "
-        "and busy inside a call.\n"
-        "# TYPE namaskah_db_connections gauge\n"
-        "namaskah_db_connections{state=\"open\"} %lld\n"
-        "namaskah_db_connections{state=\"busy\"} %lld\n"
-        "# HELP namaskah_db_pool_size Worker threads, each with at most one "
-        "database connection.\n"
-        "# TYPE namaskah_db_pool_size gauge\n"
-        "namaskah_db_pool_size %ld\n"
-        "# HELP namaskah_db_reconnects_total Database connections opened "
-        "again after one was lost or an attempt failed.\n"
-        "# TYPE namaskah_db_reconnects_total counter\n"
-        "namaskah_db_reconnects_total %lld\n"
-        "# HELP namaskah_db_up Whether the database answered this scrape "
-        "(1) or not (0).\n"
-        "# TYPE namaskah_db_up gauge\n"
-        "namaskah_db_up %d\n"
-        "# HELP namaskah_build_info The frontend's version; always 1.\n"
-        "# TYPE namaskah_build_info gauge\n"
-        "namaskah_build_info{version=\"%s\",civetweb=",
-        http_inflight(), ps.open, ps.busy, g_config.worker_threads,
-        ps.reconnects, db_up, NK_FRONTEND_VERSION);
+    fprintf(f,
+            "# HELP namaskah_http_requests_in_flight Requests being answered "
+            "right now.\n"
+            "# TYPE namaskah_http_requests_in_flight gauge\n"
+            "namaskah_http_requests_in_flight %d\n"
+            "# HELP namaskah_db_connections Pooled database connections: open, "
+            "and busy inside a call.\n"
+            "# TYPE namaskah_db_connections gauge\n"
+            "namaskah_db_connections{state=\"open\"} %lld\n"
+            "namaskah_db_connections{state=\"busy\"} %lld\n"
+            "# HELP namaskah_db_pool_size Database connections the worker "
+            "threads share (DB_POOL_SIZE).\n"
+            "# TYPE namaskah_db_pool_size gauge\n"
+            "namaskah_db_pool_size %lld\n"
+            "# HELP namaskah_db_pool_waiting Requests waiting for a free "
+            "database connection right now.\n"
+            "# TYPE namaskah_db_pool_waiting gauge\n"
+            "namaskah_db_pool_waiting %lld\n"
+            "# HELP namaskah_db_pool_waits_total Requests that found every "
+            "database connection busy and waited.\n"
+            "# TYPE namaskah_db_pool_waits_total counter\n"
+            "namaskah_db_pool_waits_total %lld\n"
+            "# HELP namaskah_db_pool_wait_seconds_total Time requests spent "
+            "waiting for a database connection.\n"
+            "# TYPE namaskah_db_pool_wait_seconds_total counter\n"
+            "namaskah_db_pool_wait_seconds_total %.6f\n"
+            "# HELP namaskah_db_pool_timeouts_total Requests answered 503 "
+            "server_busy because no connection became free in time.\n"
+            "# TYPE namaskah_db_pool_timeouts_total counter\n"
+            "namaskah_db_pool_timeouts_total %lld\n"
+            "# HELP namaskah_db_reconnects_total Database connections opened "
+            "again after one was lost or an attempt failed.\n"
+            "# TYPE namaskah_db_reconnects_total counter\n"
+            "namaskah_db_reconnects_total %lld\n"
+            "# HELP namaskah_db_up Whether the database answered this scrape "
+            "(1) or not (0).\n"
+            "# TYPE namaskah_db_up gauge\n"
+            "namaskah_db_up %d\n"
+            "# HELP namaskah_build_info The frontend's version; always 1.\n"
+            "# TYPE namaskah_build_info gauge\n"
+            "namaskah_build_info{version=\"%s\",civetweb=",
+            http_inflight(), ps.open, ps.busy, ps.size, ps.waiting, ps.waits,
+            (double)ps.wait_us / 1e6, ps.wait_timeouts, ps.reconnects, db_up,
+            NK_FRONTEND_VERSION);
     label_value(f, mg_version());
     fprintf(f, ",libpq=\"%d\"} 1\n", PQlibVersion());
 }

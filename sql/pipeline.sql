@@ -63,6 +63,13 @@ SELECT status, body::jsonb - 'request_id' AS body FROM pg_temp.req('GET', '/api/
 SELECT status, headers FROM pg_temp.req('GET', '/api/nope');
 SELECT status FROM pg_temp.req('GET', '/api/t/items/a/b');
 SELECT status FROM pg_temp.req('GET', '/api/t/items/');
+-- a dot in a template is a dot, not "any character"
+SELECT status, headers->>'x-namaskah-route' AS route FROM pg_temp.req('GET', '/api/openapi.json');
+SELECT status, headers->>'x-namaskah-route' AS route FROM pg_temp.req('GET', '/api/openapiXjson');
+SELECT path_regex FROM namaskah.routes WHERE path_template = '/api/openapi.json';
+-- a literal template matches the whole path only
+SELECT status FROM pg_temp.req('GET', '/api/versionX');
+SELECT status FROM pg_temp.req('GET', '/api/version/');
 -- malformed identifiers look exactly like missing ones
 SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/a''b');
 SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/' || repeat('x', 129));

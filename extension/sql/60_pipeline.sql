@@ -47,7 +47,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    NEW.path_regex := '^' || regexp_replace(NEW.path_template,
+    -- '.' is the only regex metacharacter a literal segment may hold
+    NEW.path_regex := '^' || regexp_replace(replace(NEW.path_template, '.', '\.'),
         '\{[a-z_][a-z0-9_]*\}', '([^/]+)', 'g') || '$';
     NEW.param_names := coalesce(ARRAY(
         SELECT m[1] FROM regexp_matches(NEW.path_template,
@@ -288,9 +289,14 @@ DECLARE
     values_ text[];
 BEGIN
     allowed := '{}';
+    -- A template without parameters matches by equality; one with them by
+    -- its regex, tried only when the path starts with its literal prefix
+    -- (a regex per route and request was most of this function's time).
     FOR candidate IN
         SELECT r.* FROM @extschema@.routes r
-        WHERE path ~ r.path_regex
+        WHERE CASE WHEN r.param_names = '{}' THEN r.path_template = path
+                   ELSE starts_with(path, split_part(r.path_template, '{', 1))
+                        AND path ~ r.path_regex END
         ORDER BY r.literal_segments DESC, r.id
     LOOP
         allowed := allowed || candidate.method;
@@ -418,11 +424,11 @@ BEGIN
             route_label);
         RETURN;
     END IF;
-    allow_header := array_to_string(ARRAY(SELECT DISTINCT m FROM unnest(
-        matched.allowed || CASE WHEN 'GET' = ANY (matched.allowed)
-            THEN ARRAY['HEAD'] ELSE '{}' END || ARRAY['OPTIONS']) AS m ORDER BY m), ', ');
     route_label := matched.path_template;
     IF matched.route IS NULL THEN
+        allow_header := array_to_string(ARRAY(SELECT DISTINCT m FROM unnest(
+            matched.allowed || CASE WHEN 'GET' = ANY (matched.allowed)
+                THEN ARRAY['HEAD'] ELSE '{}' END || ARRAY['OPTIONS']) AS m ORDER BY m), ', ');
         IF method = 'OPTIONS' THEN
             SELECT * INTO status, headers, body FROM @extschema@.respond(204, NULL,
                 route_label, jsonb_build_object('Allow', allow_header));
@@ -436,25 +442,29 @@ BEGIN
     route := matched.route;
     route_label := route.path_template;
     -- A malformed identifier cannot name a resource: same answer as a missing one.
-    IF EXISTS (SELECT FROM jsonb_each_text(matched.params) AS p
-               WHERE p.value !~ '^[A-Za-z0-9._~-]{1,128}$') THEN
+    IF matched.params <> '{}' AND EXISTS (
+            SELECT FROM jsonb_each_text(matched.params) AS p
+            WHERE p.value !~ '^[A-Za-z0-9._~-]{1,128}$') THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
             'not_found', 'The resource does not exist.', path, request_id, route_label);
         RETURN;
     END IF;
 
-    -- 2. input
-    BEGIN
-        query_params := @extschema@.parse_query(coalesce(query, ''));
-    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
-        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE;
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
-            CASE WHEN err_state IN ('22021', '22P05') THEN 'invalid_encoding'
-                 ELSE 'invalid_query' END,
-            'The query string is invalid: ' || err_message || '.',
-            path, request_id, route_label);
-        RETURN;
-    END;
+    -- 2. input (an exception block is a subtransaction: only when needed)
+    query_params := '{}';
+    IF query IS NOT NULL AND query <> '' THEN
+        BEGIN
+            query_params := @extschema@.parse_query(query);
+        EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+            GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE;
+            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
+                CASE WHEN err_state IN ('22021', '22P05') THEN 'invalid_encoding'
+                     ELSE 'invalid_query' END,
+                'The query string is invalid: ' || err_message || '.',
+                path, request_id, route_label);
+            RETURN;
+        END;
+    END IF;
     IF request_body IS NOT NULL AND request_body <> '' AND method <> 'HEAD' THEN
         IF coalesce(request_headers->>'content-type', '') !~* '^application/json[ \t]*(;|$)' THEN
             SELECT * INTO status, headers, body FROM @extschema@.respond_problem(415,

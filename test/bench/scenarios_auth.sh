@@ -33,9 +33,10 @@ bench_sql -c "SELECT namaskah.set_setting('audit.enabled', 'on')" >/dev/null
 scenario auth_me_hot_key /api/auth/me "$work/tokens_1"
 scenario auth_me_over_limit /api/bench/me "$work/tokens_tight"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+# (n/a when BENCH_ONLY left out one side)
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 echo
 echo "ratios (HTTP req/s, same run):"
-echo "  audit on / off (target >= 0.8):                 $(ratio "$rps_auth_me_spread" "$rps_auth_me_no_audit")"
-echo "  hot key / spread keys (target >= 0.5):          $(ratio "$rps_auth_me_hot_key" "$rps_auth_me_spread")"
-echo "  over limit / spread keys (target >= 1.0):       $(ratio "$rps_auth_me_over_limit" "$rps_auth_me_spread")"
+echo "  audit on / off (target >= 0.8):                 $(ratio "${rps_auth_me_spread:-}" "${rps_auth_me_no_audit:-}")"
+echo "  hot key / spread keys (target >= 0.5):          $(ratio "${rps_auth_me_hot_key:-}" "${rps_auth_me_spread:-}")"
+echo "  over limit / spread keys (target >= 1.0):       $(ratio "${rps_auth_me_over_limit:-}" "${rps_auth_me_spread:-}")"

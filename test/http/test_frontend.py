@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from conftest import (SECURITY_HEADERS, UUID_RE, free_port, metric,
-                      parse_metrics, pgcluster, raw_http)
+                      parse_metrics, pgcluster, psql, raw_http)
 
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 # An unknown /api/ path: a full database round trip (the pipeline answers
@@ -657,7 +657,7 @@ def test_health_ready_reports_pool_state(base_url):
     doc = r.json()
     assert doc["extension_version"] == "2.4.0"
     pool = doc["pool"]
-    assert set(pool) == {"size", "open", "busy"}
+    assert set(pool) == {"size", "open", "busy", "waiting"}
     assert all(isinstance(v, int) and v >= 0 for v in pool.values())
     assert 1 <= pool["open"] <= pool["size"] and pool["busy"] <= pool["size"]
     assert "postgresql://" not in r.text and "password" not in r.text.lower()
@@ -742,6 +742,118 @@ def test_client_cannot_send_internal_headers(base_url):
         r = requests.get(base_url + "/api/version", timeout=5,
                          headers={name: "payload_too_large"})
         assert r.status_code == 200, (name, r.text)
+
+
+# ---- the database connection pool -------------------------------------------
+
+class RoutesLocked:
+    """Holds ACCESS EXCLUSIVE on namaskah.routes in another session until
+    release(): every pipeline call blocks inside the database meanwhile,
+    holding its pooled connection."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                                     stdin=subprocess.PIPE, text=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE namaskah.routes IN ACCESS EXCLUSIVE MODE;\n")
+        self.proc.stdin.flush()
+        wait_sql("SELECT count(*) FROM pg_locks WHERE relation = "
+                 "'namaskah.routes'::regclass AND mode = 'AccessExclusiveLock' "
+                 "AND granted", "1")
+
+    def release(self):
+        self.proc.stdin.write("COMMIT;\n")
+        self.proc.stdin.close()
+        assert self.proc.wait(30) == 0, self.proc.stderr.read()
+
+
+def wait_sql(sql, want, timeout=10):
+    deadline = time.time() + timeout
+    while psql(sql) != want:
+        assert time.time() < deadline, f"{sql} never gave {want}"
+        time.sleep(0.02)
+
+
+def blocked_on_routes():
+    return ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%handle_request%'")
+
+
+def get_in_thread(url, results, key):
+    def run():
+        try:
+            r = requests.get(url, timeout=30)
+            results[key] = r.status_code
+        except requests.RequestException as e:  # recorded, asserted later
+            results[key] = repr(e)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_pool_size_defaults_and_caps(instance):
+    inst = instance({"WORKER_THREADS": "3"})
+    r = requests.get(inst.url + "/health/ready", timeout=5)
+    assert r.status_code == 200, r.text
+    # four per CPU by default, but never more than the worker threads
+    assert r.json()["pool"]["size"] == min(3, 4 * os.cpu_count())
+    start = [json.loads(line) for line in inst.log.path.read_text().splitlines()
+             if '"event":"start"' in line]
+    assert start and start[0]["db_pool_size"] == min(3, 4 * os.cpu_count())
+
+
+def test_pool_requests_wait_for_the_one_connection(instance):
+    inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "8",
+                     "DB_POOL_TIMEOUT_MS": "10000"})
+    assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
+    lock = RoutesLocked()
+    results, threads = {}, []
+    try:
+        threads.append(get_in_thread(inst.url + API_PATH, results, 0))
+        # the first request holds the only connection, blocked in the database
+        wait_sql(blocked_on_routes(), "1")
+        for i in range(1, 6):
+            threads.append(get_in_thread(inst.url + API_PATH, results, i))
+        time.sleep(0.5)
+        # still one backend at work: the others wait in namaskahd, not in
+        # PostgreSQL
+        assert psql(blocked_on_routes()) == "1"
+    finally:
+        lock.release()
+    for t in threads:
+        t.join(30)
+    assert all(results.get(i) == 404 for i in range(6)), results
+    m = parse_metrics(requests.get(inst.metrics_url + "/metrics", timeout=10).text)
+    assert metric(m, "namaskah_db_pool_size") == 1
+    assert metric(m, "namaskah_db_pool_waiting") == 0
+    assert metric(m, "namaskah_db_pool_waits_total") >= 5
+    assert metric(m, "namaskah_db_pool_wait_seconds_total") >= 5 * 0.4
+    assert metric(m, "namaskah_db_pool_timeouts_total") == 0
+
+
+def test_pool_timeout_sheds_load_with_503(instance):
+    inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "4",
+                     "DB_POOL_TIMEOUT_MS": "300", "REQUEST_TIMEOUT_MS": "10000"})
+    assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
+    lock = RoutesLocked()
+    results = {}
+    try:
+        first = get_in_thread(inst.url + API_PATH, results, "first")
+        wait_sql(blocked_on_routes(), "1")
+        t0 = time.time()
+        r = requests.get(inst.url + API_PATH, timeout=10)
+        elapsed = time.time() - t0
+    finally:
+        lock.release()
+    check_problem(r, 503, "server_busy")
+    assert r.headers["Retry-After"] == "1"
+    assert 0.25 <= elapsed < 2.0, elapsed
+    first.join(30)
+    # the request that held the connection was served, not cut short
+    assert results["first"] == 404, results
+    m = parse_metrics(requests.get(inst.metrics_url + "/metrics", timeout=10).text)
+    assert metric(m, "namaskah_db_pool_timeouts_total") == 1
+    assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
 
 
 # ---- database outage: keep LAST -------------------------------------------
