@@ -14,13 +14,20 @@
  * one; every backend's relcache callback then drops its copy and reloads on
  * the next call.
  *
+ * Claims: jwt_verify_strict hands the verified payload on as json (its
+ * exact bytes, which the strict scanner has already proved to be one JSON
+ * object without duplicate keys) plus the two claims the pipeline acts on,
+ * sub and role, as text. Nothing is built per token: a jsonb of the claims
+ * cost more than the rest of a new token's verification together.
+ *
  * Payload memory: a token comes with every request for hours, so each
  * backend remembers, per payload segment (exact base64url bytes), the parsed
- * claims, their jsonb and the revocation generation they were last found
- * "not revoked" at. A token seen again still has its size, header, key and
- * signature checked (stage 1 of core/nk_jwt.c) and its times checked against
- * the clock; only the payload decode, JSON scan and jsonb build and, while
- * no revocation changed, the revocation lookups are skipped.
+ * claims, the decoded payload and the revocation generation they were last
+ * found "not revoked" at, in a buffer per entry that is reused. A token seen
+ * again still has its size, header, key and signature checked (stage 1 of
+ * core/nk_jwt.c) and its times checked against the clock; only the payload
+ * decode and JSON scan and, while no revocation changed, the revocation
+ * lookups are skipped.
  *
  * Revocation sets: each backend holds revoked_tokens (jti -> expires_at)
  * and user_token_cutoff (user -> not_before) in memory, loaded wholesale
@@ -175,18 +182,17 @@ static bool vcache_match(const vcache_entry *e, uint32 h, const char *seg,
                          size_t len);
 static vcache_entry *vcache_slot(uint32 h);
 static vcache_entry *vcache_find(uint32 h, const char *seg, size_t len);
-static void jb_scalar(JsonbValue *v, nk_json_kind kind, const char *raw,
-                      size_t len);
-static int jb_member(void *arg, const nk_json_member *m);
-static nk_jwt_reason parse_payload(const char *json, size_t len,
-                                   const nk_jwt_policy *pol, nk_jwt_claims *c,
-                                   Jsonb **jb);
+static bool all_ascii(const char *s, size_t len);
+static text *server_text(const char *utf8, size_t len);
+static bool seen_before(uint32 h);
 static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, uint32 h,
                                  const char *seg, size_t len,
                                  const nk_jwt_policy *pol);
 static nk_jwt_reason strict_claims(uint32 h, const char *seg, size_t len,
-                                   const nk_jwt_policy *pol, Datum *claims);
+                                   const nk_jwt_policy *pol,
+                                   vcache_entry *local, vcache_entry **out);
 static Datum reason_text(nk_jwt_reason r);
+static Datum kid_text(const char *kid);
 static TupleDesc row_desc(TupleDesc *cache, int natts, const Oid *types);
 static void single_row_call(FunctionCallInfo fcinfo);
 static nk_jwt_alg pgjwt_alg(text *algorithm);
@@ -251,10 +257,12 @@ struct vcache_entry {
     uint64 revocation_gen; /* 0: revocation not checked yet */
     uint64 last_use;
     uint32 sig_head; /* hash of the token it was filled from (a filter) */
-    char *segment;
+    char *segment;   /* in buf, after payload */
     size_t segment_len;
     nk_jwt_claims claims;
-    Jsonb *jsonb;
+    text *payload; /* the decoded payload, a json value; in buf */
+    char *buf;     /* kept across fills, grown when a payload needs more */
+    size_t buf_size;
 };
 
 static MemoryContext vcache_cxt = NULL;
@@ -813,139 +821,122 @@ vcache_find(uint32 h, const char *seg, size_t len)
     return e;
 }
 
-/*
- * A scalar JSON value the strict scanner validated, as a JsonbValue:
- * strings unescaped (UTF-8 is the server encoding, see claims_jsonb),
- * integers of up to 18 digits straight to numeric, other numbers through
- * numeric_in as jsonb_in does.
- */
-static void
-jb_scalar(JsonbValue *v, nk_json_kind kind, const char *raw, size_t len)
+static bool
+all_ascii(const char *s, size_t len)
 {
-    size_t i = raw[0] == '-' ? 1 : 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
 
-    switch (kind) {
-    case NK_JSON_STRING:
-        v->type = jbvString;
-        if (memchr(raw, '\\', len) == NULL) {
-            v->val.string.val = (char *)raw;
-            v->val.string.len = (int)len;
-        } else {
-            /* An escape never decodes to more bytes than it is written in. */
-            char *out = palloc(len + 1);
+/*
+ * UTF-8 bytes as a text value in the server encoding, or NULL when they
+ * have no form in it (a database in another encoding than UTF-8; ASCII,
+ * all our own claims, never needs converting).
+ */
+static text *
+server_text(const char *utf8, size_t len)
+{
+    MemoryContext cxt = CurrentMemoryContext;
+    text *volatile out = NULL;
 
-            v->val.string.len =
-                (int)nk_jwt_json_unescape(raw, len, out, len + 1);
-            v->val.string.val = out;
-        }
-        break;
-    case NK_JSON_NUMBER:
-        v->type = jbvNumeric;
-        while (i < len && raw[i] >= '0' && raw[i] <= '9')
-            i++;
-        if (i == len && len <= 18) {
-            int64 n = 0;
+    if (GetDatabaseEncoding() == PG_UTF8 || all_ascii(utf8, len))
+        return cstring_to_text_with_len(utf8, (int)len);
+    PG_TRY();
+    {
+        char *conv = pg_any_to_server(utf8, (int)len, PG_UTF8);
 
-            for (i = raw[0] == '-' ? 1 : 0; i < len; i++)
-                n = n * 10 + (raw[i] - '0');
-            v->val.numeric = int64_to_numeric(raw[0] == '-' ? -n : n);
-        } else
-            v->val.numeric = DatumGetNumeric(DirectFunctionCall3(
-                numeric_in, CStringGetDatum(pnstrdup(raw, len)),
-                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-        break;
-    case NK_JSON_TRUE:
-    case NK_JSON_FALSE:
-        v->type = jbvBool;
-        v->val.boolean = kind == NK_JSON_TRUE;
-        break;
-    default:
-        v->type = jbvNull;
-        break;
+        out = cstring_to_text(conv);
     }
-}
-
-/* One top-level member into the object being built; nested: give up. */
-static int
-jb_member(void *arg, const nk_json_member *m)
-{
-    JsonbParseState **st = arg;
-    JsonbValue k, v;
-
-    if (m->kind == NK_JSON_OBJECT || m->kind == NK_JSON_ARRAY)
-        return 1;
-    jb_scalar(&k, NK_JSON_STRING, m->key, m->key_len);
-    jb_scalar(&v, m->kind, m->val, m->val_len);
-    pushJsonbValue(st, WJB_KEY, &k);
-    pushJsonbValue(st, WJB_VALUE, &v);
-    return 0;
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(cxt);
+        FlushErrorState();
+        out = NULL;
+    }
+    PG_END_TRY();
+    return out;
 }
 
 /*
- * Parses a decoded payload: claims into *c, and its jsonb into *jb. Claims
- * are almost always flat (strings and numbers), and building those from
- * the strict scanner's single pass costs a fraction of a second parse by
- * jsonb_in; a nested value, or a server encoding other than UTF-8, takes
- * jsonb_in. The scanner already refused duplicate keys and everything
- * jsonb_in would, so both give the same value.
+ * The doorkeeper of the payload memory: a payload is kept only from its
+ * second sighting on (one bit per MAC head; cleared when half the bits are
+ * set). A token used once, or a flood of different ones, never evicts the
+ * tokens a backend sees again and again, and costs no write to the cache.
  */
-static nk_jwt_reason
-parse_payload(const char *json, size_t len, const nk_jwt_policy *pol,
-              nk_jwt_claims *c, Jsonb **jb)
-{
-    JsonbParseState *st = NULL;
-    bool direct = GetDatabaseEncoding() == PG_UTF8;
-    int stopped = 0;
+#define DOORKEEPER_BITS (1 << 19) /* 64 KiB */
+static uint64 doorkeeper[DOORKEEPER_BITS / 64];
+static uint32 doorkeeper_set = 0;
 
-    if (direct)
-        pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-    if (nk_jwt_parse_claims_each(json, len, pol, c, direct ? jb_member : NULL,
-                                 &st, &stopped) != NK_JWT_OK)
-        return NK_JWT_MALFORMED;
-    if (direct && !stopped)
-        *jb = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
-    else
-        *jb = DatumGetJsonbP(DirectFunctionCall1(
-            jsonb_in, CStringGetDatum(pnstrdup(json, len))));
-    return NK_JWT_OK;
+static bool
+seen_before(uint32 h)
+{
+    /* the cache indexes by the low bits of h: take the high ones */
+    uint32 bit = h >> (32 - 19);
+    uint64 mask = UINT64CONST(1) << (bit & 63);
+
+    if (doorkeeper[bit >> 6] & mask)
+        return true;
+    doorkeeper[bit >> 6] |= mask;
+    if (++doorkeeper_set > DOORKEEPER_BITS / 2) {
+        memset(doorkeeper, 0, sizeof(doorkeeper));
+        doorkeeper_set = 0;
+    }
+    return false;
 }
 
 /*
- * Decodes and parses a payload segment into *e (claims and jsonb); when the
- * segment is small enough, *e is the cache slot and keeps it.
+ * Decodes and parses a payload segment into *e: claims, and the decoded
+ * payload as a json value. A kept entry (the cache slot) decodes straight
+ * into its own buffer, reused from fill to fill; a payload too large to
+ * keep goes to memory of the call.
  */
 static nk_jwt_reason
 vcache_fill(vcache_entry *e, bool keep, uint32 h, const char *seg, size_t len,
             const nk_jwt_policy *pol)
 {
-    size_t pdec;
-    MemoryContext old;
-    Jsonb *jb;
+    size_t room = len / 4 * 3 + 3, at = MAXALIGN(VARHDRSZ + room), pdec;
+    text *payload;
 
-    if (nk_b64url_decode_strict(verify_scratch, sizeof(verify_scratch), &pdec,
+    if (!keep)
+        payload = palloc(VARHDRSZ + room);
+    else {
+        if (e->buf_size < at + len) {
+            size_t size = Max(at + len, (size_t)512);
+
+            if (e->buf != NULL)
+                pfree(e->buf);
+            e->buf = MemoryContextAlloc(vcache_cxt, size);
+            e->buf_size = size;
+        }
+        payload = (text *)e->buf;
+    }
+    e->payload = NULL;
+    if (nk_b64url_decode_strict((unsigned char *)VARDATA(payload), room, &pdec,
                                 seg, len) != NK_B64_OK ||
-        parse_payload((const char *)verify_scratch, pdec, pol, &e->claims,
-                      &jb) != NK_JWT_OK)
+        nk_jwt_parse_claims(VARDATA(payload), pdec, pol, &e->claims) !=
+            NK_JWT_OK)
         return NK_JWT_MALFORMED;
-    if (!keep) {
-        e->jsonb = jb;
-        e->revocation_gen = 0;
+    SET_VARSIZE(payload, VARHDRSZ + pdec);
+    if (GetDatabaseEncoding() != PG_UTF8 &&
+        !all_ascii(VARDATA(payload), pdec)) {
+        /* converted per call, never kept (keep is only an optimization) */
+        payload = server_text(VARDATA(payload), pdec);
+        if (payload == NULL)
+            return NK_JWT_MALFORMED;
+        keep = false;
+        e->config_gen = 0;
+    }
+    e->payload = payload;
+    e->revocation_gen = 0;
+    if (!keep)
         return NK_JWT_OK;
-    }
-    if (e->segment != NULL) {
-        pfree(e->segment);
-        pfree(e->jsonb);
-        e->segment = NULL;
-    }
-    old = MemoryContextSwitchTo(vcache_cxt);
-    e->segment = pnstrdup(seg, len);
-    e->jsonb = palloc(VARSIZE(jb));
-    memcpy(e->jsonb, jb, VARSIZE(jb));
-    MemoryContextSwitchTo(old);
+    e->segment = e->buf + at;
+    memcpy(e->segment, seg, len);
     e->segment_len = len;
     e->sig_head = h;
     e->config_gen = config_gen;
-    e->revocation_gen = 0;
     e->last_use = ++vcache_clock;
     return NK_JWT_OK;
 }
@@ -954,21 +945,28 @@ vcache_fill(vcache_entry *e, bool keep, uint32 h, const char *seg, size_t len,
  * Stages 2 and 3 plus revocation, for a payload whose signature holds:
  * the claims from memory when this payload was seen under the current
  * settings, the revocation probes only when revocations changed since.
+ * On NK_JWT_OK, *out is the entry with the claims and payload (valid until
+ * the next call: the caller copies what it returns).
  */
 static nk_jwt_reason
 strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
-              Datum *claims)
+              vcache_entry *local, vcache_entry **out)
 {
-    vcache_entry local, *e = vcache_find(h, seg, len);
+    vcache_entry *e = vcache_find(h, seg, len);
     nk_jwt_reason r;
     uint64 gen;
 
     if (e == NULL) {
-        bool keep = len <= VCACHE_MAX_SEGMENT;
+        bool keep = len <= VCACHE_MAX_SEGMENT && seen_before(h);
 
-        e = keep ? vcache_slot(h) : &local;
-        if (!keep)
-            memset(&local, 0, sizeof(local));
+        if (keep)
+            e = vcache_slot(h);
+        else {
+            e = local;
+            e->config_gen = e->revocation_gen = 0;
+            e->buf = NULL;
+            e->buf_size = 0;
+        }
         r = vcache_fill(e, keep, h, seg, len, pol);
         if (r != NK_JWT_OK) {
             if (keep)
@@ -982,13 +980,34 @@ strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
     if (e->revocation_gen != revocation_gen) {
         if (is_revoked(&e->claims, &gen))
             return NK_JWT_REVOKED;
-        e->revocation_gen = gen;
+        /* a converted (unkept) entry keeps nothing for next time */
+        if (e->config_gen != 0)
+            e->revocation_gen = gen;
     }
-    *claims = JsonbPGetDatum(e->jsonb);
+    *out = e;
     return NK_JWT_OK;
 }
 
 /* ---- strict verification and issuing ------------------------------------- */
+
+/* A kid as text; the last one is kept (every token of a key names it). */
+static Datum
+kid_text(const char *kid)
+{
+    static char last[NK_JWT_ID_MAX + 1];
+    static text *last_text = NULL;
+
+    if (last_text == NULL || strcmp(last, kid) != 0) {
+        if (last_text != NULL)
+            pfree(last_text);
+        last_text =
+            MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(kid));
+        SET_VARSIZE(last_text, VARHDRSZ + strlen(kid));
+        memcpy(VARDATA(last_text), kid, strlen(kid));
+        strlcpy(last, kid, sizeof(last));
+    }
+    return PointerGetDatum(last_text);
+}
 
 /* The reason codes as text, made once (one less palloc per verification). */
 static Datum
@@ -1052,20 +1071,43 @@ single_row_call(FunctionCallInfo fcinfo)
     rsinfo->isDone = ExprSingleResult;
 }
 
+/*
+ * The row type namaskah.jwt_verdict, blessed once per backend (and again
+ * should the type be made anew, e.g. by a reinstall in this session).
+ */
+static TupleDesc
+verdict_desc(FunctionCallInfo fcinfo)
+{
+    static TupleDesc desc = NULL;
+    static Oid desc_type = InvalidOid;
+    Oid type = get_fn_expr_rettype(fcinfo->flinfo);
+    TupleDesc d;
+    MemoryContext old;
+
+    if (desc != NULL && type == desc_type)
+        return desc;
+    if (get_call_result_type(fcinfo, NULL, &d) != TYPEFUNC_COMPOSITE ||
+        d->natts != 6)
+        elog(ERROR, "jwt_verify_strict must return namaskah.jwt_verdict");
+    old = MemoryContextSwitchTo(TopMemoryContext);
+    desc = BlessTupleDesc(CreateTupleDescCopy(d));
+    MemoryContextSwitchTo(old);
+    desc_type = type;
+    return desc;
+}
+
 PG_FUNCTION_INFO_V1(namaskah_jwt_verify_strict);
 Datum
 namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
 {
-    static TupleDesc desc = NULL;
-    static const Oid types[4] = {BOOLOID, TEXTOID, JSONBOID, TEXTOID};
     nk_jwt_policy pol;
     nk_jwt_result res;
     lookup_ctx ctx;
-    Datum values[4] = {0, 0, 0, 0};
-    bool nulls[4] = {false, false, true, true};
+    vcache_entry local, *e = NULL;
+    Datum values[6] = {0, 0, 0, 0, 0, 0};
+    bool nulls[6] = {false, false, true, true, true, true};
     nk_jwt_reason r;
 
-    single_row_call(fcinfo);
     /*
      * Invalidations are read at every transaction start; reading them here
      * as well (cheap when there are none) makes a key, setting or
@@ -1094,17 +1136,33 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
             VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), lookup_key, &ctx,
             &header_memo, verify_scratch, &seg, &seg_len, &res);
         if (r == NK_JWT_OK)
-            r = strict_claims(res.sig_head, seg, seg_len, &pol, &values[2]);
+            r = strict_claims(res.sig_head, seg, seg_len, &pol, &local, &e);
+    }
+    if (r == NK_JWT_OK) {
+        text *t;
+
+        values[2] = PointerGetDatum(e->payload);
+        nulls[2] = false;
+        if (e->claims.sub[0] != '\0' &&
+            (t = server_text(e->claims.sub, strlen(e->claims.sub))) != NULL) {
+            values[4] = PointerGetDatum(t);
+            nulls[4] = false;
+        }
+        if (e->claims.role[0] != '\0' &&
+            (t = server_text(e->claims.role, strlen(e->claims.role))) != NULL) {
+            values[5] = PointerGetDatum(t);
+            nulls[5] = false;
+        }
     }
     values[0] = BoolGetDatum(r == NK_JWT_OK);
     values[1] = reason_text(r);
-    nulls[2] = r != NK_JWT_OK;
     if (res.kid[0] != '\0') {
-        values[3] = CStringGetTextDatum(res.kid);
+        values[3] = kid_text(res.kid);
         nulls[3] = false;
     }
+    /* the row holds copies: the entry may be refilled by the next call */
     return HeapTupleGetDatum(
-        heap_form_tuple(row_desc(&desc, 4, types), values, nulls));
+        heap_form_tuple(verdict_desc(fcinfo), values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(namaskah_jwt_issue);

@@ -1,6 +1,6 @@
 \set VERBOSITY terse
 -- The fast paths of jwt_verify_strict and verify give the same answers as
--- the slow ones: claims jsonb built from the scanner equals jsonb_in's,
+-- the slow ones: the claims handed on are the payload's exact JSON text,
 -- revocation sets held in memory fall back to index probes past their size
 -- cap, and both TABLE functions answer one row wherever they are called.
 -- One rolled-back transaction; keys and revocations of others are hidden.
@@ -19,9 +19,9 @@ CREATE FUNCTION pg_temp.tok(p text) RETURNS text LANGUAGE sql AS $$
                  || '.' || namaskah.url_encode(convert_to(p, 'UTF8')) AS s) q
 $$;
 
--- claims: built directly for flat payloads, by jsonb_in for nested ones;
--- each is compared with jsonb_in's reading of the same payload (twice: the
--- second verification answers from the per-backend payload memory)
+-- claims: the payload's exact text as json, read the same by jsonb_in;
+-- sub and role beside it (twice: the second verification answers from the
+-- per-backend payload memory)
 CREATE TEMP TABLE payloads(n int, p text);
 INSERT INTO payloads VALUES
  (1, '{"sub":"u1","exp":4000000000}'),
@@ -30,13 +30,22 @@ INSERT INTO payloads VALUES
  (4, '{"exp":4000000000.5,"t":true,"f":false,"z":null,"e":""}'),
  (5, '{"exp":4000000000,"aud":["a","b"],"x":{"y":[1,{"z":2}]}}'),
  (6, ' { "exp" : 4000000000 , "\u0073ub" : "spaced" } '),
- (7, '{"exp":4000000000,"b":1,"a":2,"aa":3,"":4}');
-SELECT n, v.valid, v.reason, v.claims = convert_from(namaskah.url_decode(split_part(t, '.', 2)), 'UTF8')::jsonb AS same_jsonb
-FROM (SELECT n, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
+ (7, '{"exp":4000000000,"b":1,"a":2,"aa":3,"":4}'),
+ (8, '{"exp":4000000000,"sub":"u8","role":"admin"}'),
+ (9, '{"exp":4000000000,"sub":"u9","role":"\u0061dmin\u00e9"}'),
+ (10, '{"exp":4000000000,"sub":"u10","role":7}'),
+ (11, '{"exp":4000000000,"sub":"u11","role":"' || repeat('r', 33) || '"}'),
+ (12, '{"exp":4000000000,"sub":"u12","role":"' || repeat('r', 32) || '"}');
+SELECT n, v.valid, v.reason, v.claims::text = p AS exact_text,
+       v.claims::jsonb = p::jsonb AS same_jsonb, v.sub, v.role
+FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
 ORDER BY n;
-SELECT n, v.valid, v.claims = convert_from(namaskah.url_decode(split_part(t, '.', 2)), 'UTF8')::jsonb AS same_again
-FROM (SELECT n, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
+SELECT n, v.valid, v.claims::text = p AS same_again, v.sub, v.role
+FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
 ORDER BY n;
+-- a rejected token hands nothing on
+SELECT valid, reason, claims IS NULL AS no_claims, sub IS NULL AS no_sub, role IS NULL AS no_role
+FROM namaskah.jwt_verify_strict(pg_temp.tok('{"exp":1,"sub":"u1","role":"admin"}'), now());
 SELECT pg_temp.tok('{"exp":4000000000,"m":1.50,"u":"\u00e9"}') AS t3 \gset
 SELECT claims, claims->>'u' AS u, (claims->'m')::text AS m FROM namaskah.jwt_verify_strict(:'t3', now());
 

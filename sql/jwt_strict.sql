@@ -23,7 +23,7 @@ $$;
 CREATE FUNCTION pg_temp.v(t text, at timestamptz)
 RETURNS TABLE(valid boolean, reason text, claims jsonb, kid_ok boolean)
 LANGUAGE sql AS $$
-    SELECT r.valid, r.reason, r.claims - 'jti', r.kid IS NOT NULL
+    SELECT r.valid, r.reason, r.claims::jsonb - 'jti', r.kid IS NOT NULL
     FROM namaskah.jwt_verify_strict(t, at) r
 $$;
 
@@ -34,6 +34,9 @@ SELECT (namaskah.url_decode(split_part(:'t', '.', 2)) IS NOT NULL) AS payload_b6
        length(split_part(:'t', '.', 3)) AS sig_len;
 SELECT * FROM pg_temp.v(:'t', '2030-01-01 00:00:00+00');
 SELECT (r.claims->>'jti') ~ '^[A-Za-z0-9_-]{22}$' AS jti_shape, r.kid = :'kid' AS kid_match
+FROM namaskah.jwt_verify_strict(:'t', '2030-01-01 00:00:00+00') r;
+-- the claims the pipeline acts on, beside the JSON
+SELECT r.sub, r.role, pg_typeof(r.claims) AS claims_type
 FROM namaskah.jwt_verify_strict(:'t', '2030-01-01 00:00:00+00') r;
 -- two tokens never share a jti
 SELECT namaskah.jwt_issue('{}', '2030-01-01') <> namaskah.jwt_issue('{}', '2030-01-01') AS distinct_tokens;

@@ -28,6 +28,8 @@
 #define NK_JWT_SCRATCH NK_JWT_MAX_TOKEN
 /* Longest kid / jti / sub the verifier hands back (longer: malformed). */
 #define NK_JWT_ID_MAX 255
+/* Longest "role" claim handed on (roles are short names: user, admin). */
+#define NK_JWT_ROLE_MAX 32
 /* Largest HMAC output (SHA-512). */
 #define NK_JWT_MAX_MAC 64
 /* JSON limits of the scanner. */
@@ -156,6 +158,8 @@ typedef struct nk_jwt_claims {
     int aud_ok; /* "aud" holds pol->audience (1 when none is required) */
     char jti[NK_JWT_ID_MAX + 1];
     char sub[NK_JWT_ID_MAX + 1];
+    /* "role" when it is a string of at most NK_JWT_ROLE_MAX bytes, else "" */
+    char role[NK_JWT_ROLE_MAX + 1];
 } nk_jwt_claims;
 
 /*

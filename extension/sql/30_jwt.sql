@@ -280,15 +280,23 @@ SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.jwt_issue(jsonb, timestamptz) OWNER TO namaskah_owner;
 
 -- jwt_verify_strict(token, now): never raises for a bad token; one row with
--- valid, the reason code ('ok' or a rejection), the claims when valid and
--- the kid when the key was found. Runs on every authenticated request.
+-- valid, the reason code ('ok' or a rejection), the kid when the key was
+-- found and, when valid, the claims (the payload's exact JSON text, proved
+-- to be one object without duplicate keys) with the two the pipeline acts
+-- on: sub, and role (when a string of at most 32 bytes). Runs on every
+-- authenticated request.
 -- Not SECURITY DEFINER (a per-call search_path switch would cost more than
 -- the verification): its C code reads its tables as the function's owner and
 -- qualifies everything itself. Granted to nobody.
+-- One composite value, not a set: the pipeline assigns it in a plain
+-- PL/pgSQL expression (no executor run of its own per request).
+CREATE TYPE @extschema@.jwt_verdict AS (
+    valid boolean, reason text, claims json, kid text, sub text, role text);
+ALTER TYPE @extschema@.jwt_verdict OWNER TO namaskah_owner;
 CREATE FUNCTION @extschema@.jwt_verify_strict(token text, now timestamptz DEFAULT now())
-RETURNS TABLE(valid boolean, reason text, claims jsonb, kid text)
+RETURNS @extschema@.jwt_verdict
 AS 'MODULE_PATHNAME', 'namaskah_jwt_verify_strict'
-LANGUAGE C STABLE ROWS 1;
+LANGUAGE C STABLE;
 ALTER FUNCTION @extschema@.jwt_verify_strict(text, timestamptz) OWNER TO namaskah_owner;
 
 -- ---- request claims ---------------------------------------------------------

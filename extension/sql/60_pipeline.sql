@@ -389,8 +389,9 @@ DECLARE
     query_params jsonb;
     json_body jsonb;
     token text;
-    verdict record;
-    claims jsonb;
+    verdict @extschema@.jwt_verdict;
+    subject text;
+    subject_role text;
     policy record;
     limit_key text;
     limited record;
@@ -490,10 +491,9 @@ BEGIN
         token := substring(request_headers->>'authorization'
                            FROM '^[Bb]earer +([A-Za-z0-9._~+/=-]+) *$');
         IF token IS NULL THEN
-            SELECT false AS valid, 'missing_token'::text AS reason, NULL::jsonb AS claims
-            INTO verdict;
+            verdict := ROW(false, 'missing_token', NULL, NULL, NULL, NULL);
         ELSE
-            SELECT * INTO verdict FROM @extschema@.jwt_verify_strict(token, now());
+            verdict := @extschema@.jwt_verify_strict(token, now());
         END IF;
         IF NOT verdict.valid THEN
             SELECT * INTO limited FROM @extschema@.rate_limit_check('auth_failures',
@@ -519,8 +519,9 @@ BEGIN
             END IF;
             RETURN;
         END IF;
-        claims := verdict.claims;
-        PERFORM set_config('request.jwt.claims', claims::text, true);
+        subject := verdict.sub;
+        subject_role := verdict.role;
+        PERFORM set_config('request.jwt.claims', verdict.claims::text, true);
     END IF;
 
     -- 4. admission: a request already over its limit costs one read
@@ -529,7 +530,7 @@ BEGIN
     WHERE p.name = coalesce(route.rate_limit_policy, 'default');
     IF FOUND THEN
         limit_key := @extschema@.rate_limit_key(policy.scope, route_label,
-                                                claims->>'sub', client_addr);
+                                                subject, client_addr);
         SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy.name, limit_key);
         limit_headers := @extschema@.rate_limit_headers(policy.name,
             policy.window_seconds, limited.allowed, limited."limit",
@@ -545,7 +546,7 @@ BEGIN
 
     -- 5. authorize
     IF route.required_role IS NOT NULL
-       AND (claims->>'role') IS DISTINCT FROM route.required_role THEN
+       AND subject_role IS DISTINCT FROM route.required_role THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(403,
             'forbidden', 'You are not allowed to do this.', path, request_id,
             route_label, limit_headers);
@@ -558,7 +559,7 @@ BEGIN
         'method', method, 'path', path, 'route', route_label,
         'params', matched.params, 'query', query_params, 'body', json_body,
         'client_addr', host(client_addr), 'request_id', request_id,
-        'user_id', claims->>'sub', 'role', claims->>'role',
+        'user_id', subject, 'role', subject_role,
         -- for endpoints that authenticate the request themselves (signed
         -- webhooks): the headers without credentials, and the exact body
         'headers', request_headers - 'authorization' - 'cookie' - 'proxy-authorization',

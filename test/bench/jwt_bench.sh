@@ -4,14 +4,15 @@
 #
 # Measures namaskah.sign / namaskah.verify (pgjwt-compatible) and
 # namaskah.jwt_issue / namaskah.jwt_verify_strict (strict pipeline path:
-# key cache, signature, claims, revocation, claims jsonb), each over a
+# key cache, signature, claims, revocation), each over a
 # precomputed set of inputs so that only the function is timed, plus the
 # per-row cost of the bare scan for reference. Strict verification is timed
-# twice: "cold" (every token new to the backend: payload parse, claims
-# jsonb and revocation lookups each time) and "warm" (1000 tokens of 200
-# users verified over and over, as an API sees them).
+# twice: "cold" (every token new to the backend: payload decode and scan
+# and revocation lookups each time) and "warm" (1000 tokens of 200 users
+# verified over and over, as an API sees them).
 #
-# The verifiers are TABLE functions. Each is timed called in FROM
+# verify is a TABLE function, jwt_verify_strict returns one composite
+# value. Each is timed called in FROM
 # (LATERAL, one function scan per token: the executor builds and drops a
 # tuplestore for every call, about 0.5 us here, whatever the function does)
 # and called in a target list (SELECT f(t) ... : the function's own cost).
