@@ -112,8 +112,8 @@ static const struct setting settings[] = {
      "libpq connect_timeout for each database connection attempt."},
     {"DB_RETRY_INTERVAL_MS", "250", v_long, 0, 60000, OFF(db_retry_interval_ms),
      0,
-     "Least time between two reconnection attempts of one worker thread; "
-     "meanwhile requests get 503 at once."},
+     "Least time between two reconnection attempts of one pooled "
+     "connection; meanwhile requests get 503 at once."},
     {"TRUSTED_PROXIES", "", v_proxies, 0, NK_MAX_PROXIES, 0, 0,
      "Comma-separated IPs or CIDRs (IPv4 and IPv6) of reverse proxies whose "
      "X-Forwarded-For / Forwarded / X-Request-Id headers are believed. "

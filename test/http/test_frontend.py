@@ -859,7 +859,7 @@ def test_pool_timeout_sheds_load_with_503(instance):
 # ---- database outage: keep LAST -------------------------------------------
 
 def test_zz_database_down_gives_fast_503_then_recovers(base_url, db):
-    # every worker thread should have a live connection first
+    # the pooled connections should be live first
     for _ in range(40):
         requests.get(base_url + API_PATH, timeout=5)
     pgcluster("stop")
