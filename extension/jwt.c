@@ -838,24 +838,25 @@ all_ascii(const char *s, size_t len)
 static text *
 server_text(const char *utf8, size_t len)
 {
-    MemoryContext cxt = CurrentMemoryContext;
-    text *volatile out = NULL;
+    int enc = GetDatabaseEncoding();
+    size_t room = len * MAX_CONVERSION_GROWTH + 1;
+    Oid proc;
+    text *out;
 
-    if (GetDatabaseEncoding() == PG_UTF8 || all_ascii(utf8, len))
+    if (enc == PG_UTF8 || enc == PG_SQL_ASCII || all_ascii(utf8, len))
         return cstring_to_text_with_len(utf8, (int)len);
-    PG_TRY();
-    {
-        char *conv = pg_any_to_server(utf8, (int)len, PG_UTF8);
-
-        out = cstring_to_text(conv);
+    proc = FindDefaultConversionProc(PG_UTF8, enc);
+    if (!OidIsValid(proc))
+        return NULL;
+    /* noError: stops at the first character without a form, never throws */
+    out = palloc(VARHDRSZ + room);
+    if (pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *)utf8,
+                                      (int)len, (unsigned char *)VARDATA(out),
+                                      (int)room, true) != (int)len) {
+        pfree(out);
+        return NULL;
     }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(cxt);
-        FlushErrorState();
-        out = NULL;
-    }
-    PG_END_TRY();
+    SET_VARSIZE(out, VARHDRSZ + strlen(VARDATA(out)));
     return out;
 }
 
