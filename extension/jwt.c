@@ -42,9 +42,10 @@
  * after reading them, so a revocation committed before a request's
  * transaction (indeed before the call) begins is always seen.
  *
- * Result rows: verify and jwt_verify_strict answer exactly one row, by the
- * value-per-call protocol returning once, with a row type blessed once per
- * backend (no tuplestore or tuple descriptor made per call by us).
+ * Result rows: verify (pgjwt's TABLE signature) answers exactly one row, by
+ * the value-per-call protocol returning once; jwt_verify_strict returns one
+ * namaskah.jwt_verdict. Both row types are blessed once per backend (no
+ * tuplestore or tuple descriptor made per call by us).
  */
 #include "postgres.h"
 
@@ -76,7 +77,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -1051,11 +1051,10 @@ row_desc(TupleDesc *cache, int natts, const Oid *types)
 }
 
 /*
- * verify and jwt_verify_strict are TABLE functions (pgjwt's signature, and
- * the pipeline's) that always answer one row. The cheapest way to do that
- * is the value-per-call protocol answering once (isDone stays
- * ExprSingleResult): no tuplestore or tuple descriptor of our own per call,
- * and none at all when called in a target list.
+ * verify is a TABLE function (pgjwt's signature) that always answers one
+ * row. The cheapest way to do that is the value-per-call protocol answering
+ * once (isDone stays ExprSingleResult): no tuplestore or tuple descriptor of
+ * our own per call, and none at all when called in a target list.
  */
 static void
 single_row_call(FunctionCallInfo fcinfo)

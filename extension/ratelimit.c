@@ -101,6 +101,8 @@ static void rl_load_policy(text *name, RlPolicy *out);
 static void rl_read_slots(RlCall *c);
 static bool rl_lock_slot(RlCall *c, int slot, bool skip_locked,
                          RlStateRow *out);
+static void rl_state_values(const RlCall *c, int slot, const nk_rl_result *r,
+                            Datum values[7]);
 static bool rl_insert_state(RlCall *c, int slot, const nk_rl_result *r);
 static void rl_update_state(RlCall *c, int slot, const nk_rl_result *r);
 static void rl_cleanup(TimestampTz now);
@@ -316,23 +318,20 @@ rl_lock_slot(RlCall *c, int slot, bool skip_locked, RlStateRow *out)
     return true;
 }
 
-/* Returns false when another transaction created the row first. */
-static bool
-rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
-{
-    Oid argtypes[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
-                       INT8OID, INT8OID, TIMESTAMPTZOID};
-    Datum values[7];
-    nk_rl_policy sp;
-    SPIPlanPtr plan;
-    int rc;
+/*
+ * The seven parameters both state writes take, in this order: policy, key,
+ * slot, t_us, n, n_prev, expires_at (the slot's share of the policy decides
+ * how long the row is worth keeping).
+ */
+static Oid rl_state_types[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
+                                INT8OID, INT8OID, TIMESTAMPTZOID};
 
-    plan = rl_plan(&plan_insert,
-                   "INSERT INTO namaskah.rate_limit_state"
-                   " (policy, key, slot, t_us, n, n_prev, expires_at)"
-                   " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                   " ON CONFLICT (policy, key, slot) DO NOTHING",
-                   7, argtypes, 0);
+static void
+rl_state_values(const RlCall *c, int slot, const nk_rl_result *r,
+                Datum values[7])
+{
+    nk_rl_policy sp;
+
     (void)nk_rl_slot_policy(&c->pol.p, c->pol.nslots, slot, &sp);
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
@@ -341,6 +340,23 @@ rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
     values[4] = Int64GetDatum(r->state.n);
     values[5] = Int64GetDatum(r->state.p);
     values[6] = TimestampTzGetDatum(rl_expiry(&sp, r->expires_at_us));
+}
+
+/* Returns false when another transaction created the row first. */
+static bool
+rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
+{
+    Datum values[7];
+    SPIPlanPtr plan;
+    int rc;
+
+    plan = rl_plan(&plan_insert,
+                   "INSERT INTO namaskah.rate_limit_state"
+                   " (policy, key, slot, t_us, n, n_prev, expires_at)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                   " ON CONFLICT (policy, key, slot) DO NOTHING",
+                   7, rl_state_types, 0);
+    rl_state_values(c, slot, r, values);
     rc = SPI_execute_plan(plan, values, NULL, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "rate-limit state insert failed: %s",
@@ -351,10 +367,7 @@ rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
 static void
 rl_update_state(RlCall *c, int slot, const nk_rl_result *r)
 {
-    Oid argtypes[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
-                       INT8OID, INT8OID, TIMESTAMPTZOID};
     Datum values[7];
-    nk_rl_policy sp;
     SPIPlanPtr plan;
     int rc;
 
@@ -362,15 +375,8 @@ rl_update_state(RlCall *c, int slot, const nk_rl_result *r)
                    "UPDATE namaskah.rate_limit_state"
                    " SET t_us = $4, n = $5, n_prev = $6, expires_at = $7"
                    " WHERE policy = $1 AND key = $2 AND slot = $3",
-                   7, argtypes, 0);
-    (void)nk_rl_slot_policy(&c->pol.p, c->pol.nslots, slot, &sp);
-    values[0] = PointerGetDatum(c->policy);
-    values[1] = PointerGetDatum(c->key);
-    values[2] = Int16GetDatum((int16)slot);
-    values[3] = Int64GetDatum(r->state.t);
-    values[4] = Int64GetDatum(r->state.n);
-    values[5] = Int64GetDatum(r->state.p);
-    values[6] = TimestampTzGetDatum(rl_expiry(&sp, r->expires_at_us));
+                   7, rl_state_types, 0);
+    rl_state_values(c, slot, r, values);
     rc = SPI_execute_plan(plan, values, NULL, false, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "rate-limit state update failed: %s",

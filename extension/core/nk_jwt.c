@@ -50,9 +50,6 @@ typedef struct claims_info {
     size_t iss_len, aud_len;
     int has_iss, has_aud;
     nk_jwt_claims *c;
-    nk_json_member_cb each; /* the caller's, or NULL */
-    void *each_arg;
-    int each_stopped;
 } claims_info;
 
 static const EVP_MD *alg_md(nk_jwt_alg alg);
@@ -889,8 +886,6 @@ claims_member(void *arg, const nk_json_member *m)
              nk_jwt_json_unescape(m->val, m->val_len, c->c->role,
                                   NK_JWT_ROLE_MAX + 1) == (size_t)-1)
         c->c->role[0] = '\0'; /* too long: no role, never a cut one */
-    if (c->each != NULL && !c->each_stopped)
-        c->each_stopped = c->each(c->each_arg, m) != 0;
     return 0;
 }
 
@@ -956,13 +951,6 @@ nk_jwt_check_claims(const nk_jwt_claims *c, const nk_jwt_policy *pol)
     return NK_JWT_OK;
 }
 
-nk_jwt_reason
-nk_jwt_parse_claims(const char *json, size_t len, const nk_jwt_policy *pol,
-                    nk_jwt_claims *c)
-{
-    return nk_jwt_parse_claims_each(json, len, pol, c, NULL, NULL, NULL);
-}
-
 /*
  * Empties c, every byte: claims are kept and compared whole (the payload
  * memory, the tests), so none may be left undefined.
@@ -974,25 +962,18 @@ claims_clear(nk_jwt_claims *c)
 }
 
 nk_jwt_reason
-nk_jwt_parse_claims_each(const char *json, size_t len, const nk_jwt_policy *pol,
-                         nk_jwt_claims *c, nk_json_member_cb each,
-                         void *each_arg, int *each_stopped)
+nk_jwt_parse_claims(const char *json, size_t len, const nk_jwt_policy *pol,
+                    nk_jwt_claims *c)
 {
     claims_info ci;
 
     claims_clear(c);
     memset(&ci, 0, sizeof(ci));
     ci.c = c;
-    ci.each = each;
-    ci.each_arg = each_arg;
-    if (each_stopped != NULL)
-        *each_stopped = 0;
     if (nk_jwt_json_scan_object(json, len, claims_member, &ci) != 0 || ci.bad) {
         claims_clear(c);
         return NK_JWT_MALFORMED;
     }
-    if (each_stopped != NULL)
-        *each_stopped = ci.each_stopped;
     c->iss_ok =
         pol->issuer == NULL ||
         (ci.has_iss && ci.iss_kind == NK_JSON_STRING &&

@@ -242,19 +242,6 @@ int nk_jwt_json_scan_object(const char *s, size_t len, nk_json_member_cb cb,
 size_t nk_jwt_json_unescape(const char *raw, size_t raw_len, char *out,
                             size_t out_size);
 
-/*
- * Stage 2 as nk_jwt_parse_claims, in the same single scan also handing each
- * top-level member, in order, to each(each_arg, m) (the caller builds its
- * own representation of the payload without scanning it again). A non-zero
- * return of each stops further calls and sets *each_stopped (may be NULL);
- * the parse itself goes on. Members are handed over before the object is
- * known to be valid: use what each built only on NK_JWT_OK.
- */
-nk_jwt_reason nk_jwt_parse_claims_each(const char *json, size_t len,
-                                       const nk_jwt_policy *pol,
-                                       nk_jwt_claims *c, nk_json_member_cb each,
-                                       void *each_arg, int *each_stopped);
-
 /* ---- secrets ----------------------------------------------------------- */
 
 typedef enum nk_secret_status {

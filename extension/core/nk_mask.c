@@ -69,6 +69,9 @@ static void put_card(sink *s, const char *p, size_t len);
 static void put_credential(sink *s, const char *p, size_t len);
 static void put_token(sink *s, const char *p, size_t len);
 static void put_sensitive(sink *s, const char *p, size_t len);
+static size_t mask_into(char *out, size_t out_size,
+                        void (*put)(sink *s, const char *p, size_t len),
+                        const char *in, size_t in_len);
 static int boundary_before(const char *p, size_t i);
 static int boundary_after(const char *p, size_t len, size_t j);
 static int runs_into_at(const char *p, size_t len, size_t j);
@@ -743,54 +746,47 @@ match_at(const char *p, size_t len, size_t i, size_t *end, int after_match)
 
 /* ---- public ------------------------------------------------------------ */
 
-size_t
-nk_mask_email(char *out, size_t out_size, const char *in, size_t in_len)
+/* One masking rule applied to in, written to out (see the header). */
+static size_t
+mask_into(char *out, size_t out_size,
+          void (*put)(sink *s, const char *p, size_t len), const char *in,
+          size_t in_len)
 {
     sink s;
 
     sink_init(&s, out, out_size);
-    put_email(&s, in, in_len);
+    put(&s, in, in_len);
     return sink_end(&s);
+}
+
+size_t
+nk_mask_email(char *out, size_t out_size, const char *in, size_t in_len)
+{
+    return mask_into(out, out_size, put_email, in, in_len);
 }
 
 size_t
 nk_mask_phone(char *out, size_t out_size, const char *in, size_t in_len)
 {
-    sink s;
-
-    sink_init(&s, out, out_size);
-    put_phone(&s, in, in_len);
-    return sink_end(&s);
+    return mask_into(out, out_size, put_phone, in, in_len);
 }
 
 size_t
 nk_mask_card(char *out, size_t out_size, const char *in, size_t in_len)
 {
-    sink s;
-
-    sink_init(&s, out, out_size);
-    put_card(&s, in, in_len);
-    return sink_end(&s);
+    return mask_into(out, out_size, put_card, in, in_len);
 }
 
 size_t
 nk_mask_token(char *out, size_t out_size, const char *in, size_t in_len)
 {
-    sink s;
-
-    sink_init(&s, out, out_size);
-    put_token(&s, in, in_len);
-    return sink_end(&s);
+    return mask_into(out, out_size, put_token, in, in_len);
 }
 
 size_t
 nk_mask_sensitive(char *out, size_t out_size, const char *in, size_t in_len)
 {
-    sink s;
-
-    sink_init(&s, out, out_size);
-    put_sensitive(&s, in, in_len);
-    return sink_end(&s);
+    return mask_into(out, out_size, put_sensitive, in, in_len);
 }
 
 size_t

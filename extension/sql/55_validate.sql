@@ -89,6 +89,20 @@ BEGIN
 END
 $$;
 
+-- validate_empty_body(body): for endpoints that take no input: no body (or
+-- JSON null), or an empty object; anything else is 400 validation_failed
+-- naming each unexpected member.
+CREATE FUNCTION @extschema@.validate_empty_body(body jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(jsonb_typeof(body), 'null') <> 'null' THEN
+        PERFORM @extschema@.validate_body(body, '{}');
+    END IF;
+END
+$$;
+
 -- For endpoints: the same schema language for the decoded query string
 -- (namaskah.parse_query: every value a string). Integer parameters are
 -- accepted as decimal digits; anything else is a 'type' error. 400
@@ -120,4 +134,5 @@ $$;
 
 GRANT EXECUTE ON FUNCTION @extschema@.body_errors(jsonb, jsonb),
     @extschema@.validate_body(jsonb, jsonb),
+    @extschema@.validate_empty_body(jsonb),
     @extschema@.validate_query(jsonb, jsonb) TO namaskah_api;

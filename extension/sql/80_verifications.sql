@@ -295,13 +295,16 @@ $$;
 -- The (ts, id) of a cursor; 400 invalid_query (field "cursor") when it is
 -- not one this API produced.
 CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
-LANGUAGE plpgsql IMMUTABLE STRICT
+LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
     b64 text;
     plain text;
     parts text[];
 BEGIN
+    IF cursor IS NULL THEN
+        RETURN; -- no cursor: the first page (ts and id NULL)
+    END IF;
     IF cursor ~ '^[A-Za-z0-9_-]{8,96}$' THEN
         b64 := translate(cursor, '-_', '+/');
         b64 := b64 || repeat('=', (4 - length(b64) % 4) % 4);
@@ -419,11 +422,7 @@ BEGIN
         "cursor": {"type": "string", "max_length": 96},
         "status": {"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]}}');
     page_size := coalesce((q->>'limit')::int, 20);
-    IF q ? 'cursor' THEN
-        SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
-    ELSE
-        SELECT NULL::timestamptz AS ts, NULL::uuid AS id INTO after;
-    END IF;
+    SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
     PERFORM namaskah.expire_own_verifications();
     -- One row more than the page tells whether another page follows.
     FOR r IN
@@ -477,9 +476,7 @@ DECLARE
     found_row namaskah.verifications;
 BEGIN
     -- No body, or an empty object: nothing here can be assigned.
-    IF coalesce(jsonb_typeof(req->'body'), 'null') <> 'null' THEN
-        PERFORM namaskah.validate_body(req->'body', '{}');
-    END IF;
+    PERFORM namaskah.validate_empty_body(req->'body');
     SELECT * INTO found_row FROM namaskah.verifications v
     WHERE v.id = want AND v.user_id = namaskah.request_subject()
     FOR UPDATE;

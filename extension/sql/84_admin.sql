@@ -171,11 +171,7 @@ BEGIN
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 96},
         "role": {"type": "string", "enum": ["user", "admin"]}}');
-    IF q ? 'cursor' THEN
-        SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
-    ELSE
-        SELECT NULL::timestamptz AS ts, NULL::uuid AS id INTO after;
-    END IF;
+    SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
     SELECT * INTO page FROM namaskah.admin_list_users(
         coalesce((q->>'limit')::int, 20), after.ts, after.id, q->>'role');
     RETURN jsonb_build_object('items', page.items, 'next_cursor', page.next_cursor);
@@ -191,9 +187,7 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    IF coalesce(jsonb_typeof(req->'body'), 'null') <> 'null' THEN
-        PERFORM namaskah.validate_body(req->'body', '{}');
-    END IF;
+    PERFORM namaskah.validate_empty_body(req->'body');
     RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), true);
 END
 $$;
@@ -205,9 +199,7 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    IF coalesce(jsonb_typeof(req->'body'), 'null') <> 'null' THEN
-        PERFORM namaskah.validate_body(req->'body', '{}');
-    END IF;
+    PERFORM namaskah.validate_empty_body(req->'body');
     RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), false);
 END
 $$;

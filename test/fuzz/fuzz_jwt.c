@@ -72,28 +72,20 @@ check_base64(const uint8_t *data, size_t size)
                              size, &bad);
 }
 
-static int
-count_member(void *arg, const nk_json_member *m)
-{
-    int *n = arg;
-
-    (void)m;
-    return ++*n == 3; /* stop after the third member */
-}
-
-/* The member callback never changes the claims or the verdict. */
+/*
+ * The claims parser on any bytes: a rejected payload hands nothing back,
+ * and an accepted role is never longer than NK_JWT_ROLE_MAX.
+ */
 static void
-check_claims_each(const uint8_t *data, size_t size, const nk_jwt_policy *pol)
+check_claims(const uint8_t *data, size_t size, const nk_jwt_policy *pol)
 {
-    nk_jwt_claims a, b;
-    int n = 0, stopped = -1;
-    nk_jwt_reason ra = nk_jwt_parse_claims((const char *)data, size, pol, &a);
-    nk_jwt_reason rb = nk_jwt_parse_claims_each((const char *)data, size, pol,
-                                                &b, count_member, &n, &stopped);
+    nk_jwt_claims c;
+    nk_jwt_reason r = nk_jwt_parse_claims((const char *)data, size, pol, &c);
 
-    if (ra != rb || memcmp(&a, &b, sizeof(a)) != 0)
+    if (r != NK_JWT_OK && (c.sub[0] != '\0' || c.jti[0] != '\0' ||
+                           c.role[0] != '\0' || c.has_exp))
         abort();
-    if (rb == NK_JWT_OK && stopped != (n >= 3))
+    if (strlen(c.role) > NK_JWT_ROLE_MAX)
         abort();
 }
 
@@ -132,7 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     nk_jwt_json_scan_object((const char *)data, size, member, NULL);
-    check_claims_each(data, size, &pol);
+    check_claims(data, size, &pol);
     check_base64(data, size);
     return 0;
 }

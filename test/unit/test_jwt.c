@@ -30,8 +30,7 @@ static void test_memo(void);
 static void test_claims(void);
 static void test_json(void);
 static void test_secrets(void);
-static int each_member(void *arg, const nk_json_member *m);
-static void test_claims_each(void);
+static void test_claims_role(void);
 
 static void
 hex(const unsigned char *b, size_t n, char *out)
@@ -495,67 +494,39 @@ test_secrets(void)
 #undef S
 }
 
-/* Records the members handed over; stops at the key "stop". */
-typedef struct each_log {
-    int calls;
-    char keys[128];
-} each_log;
-
-static int
-each_member(void *arg, const nk_json_member *m)
-{
-    each_log *l = arg;
-
-    l->calls++;
-    if (m->key_len == 4 && memcmp(m->key, "stop", 4) == 0)
-        return 1;
-    strncat(l->keys, m->key, m->key_len);
-    strcat(l->keys, ",");
-    return 0;
-}
-
-static void
-test_claims_each(void)
+/* The role nk_jwt_parse_claims finds in json, or "(rejected)". */
+static const char *
+role_of(const char *json, nk_jwt_claims *c)
 {
     nk_jwt_policy pol = {NOW, 30, NULL, NULL};
-    nk_jwt_claims c, plain;
-    each_log l;
-    int stopped = -1;
-    const char *flat = "{\"sub\":\"u\",\"exp\":1800000000,\"x\":[1]}";
 
-    /* Same claims as nk_jwt_parse_claims, every member in order. */
-    memset(&l, 0, sizeof(l));
-    CHECK(nk_jwt_parse_claims_each(flat, strlen(flat), &pol, &c, each_member,
-                                   &l, &stopped) == NK_JWT_OK);
-    CHECK(nk_jwt_parse_claims(flat, strlen(flat), &pol, &plain) == NK_JWT_OK);
-    CHECK(memcmp(&c, &plain, sizeof(c)) == 0);
-    CHECK(stopped == 0);
-    CHECK(l.calls == 3);
-    CHECK_STREQ(l.keys, "sub,exp,x,");
-    /* A stop ends the calls, not the parse. */
-    memset(&l, 0, sizeof(l));
-    {
-        const char *j = "{\"a\":1,\"stop\":2,\"sub\":\"v\",\"exp\":1}";
+    if (nk_jwt_parse_claims(json, strlen(json), &pol, c) != NK_JWT_OK)
+        return "(rejected)";
+    return c->role;
+}
 
-        CHECK(nk_jwt_parse_claims_each(j, strlen(j), &pol, &c, each_member, &l,
-                                       &stopped) == NK_JWT_OK);
-        CHECK(stopped == 1);
-        CHECK(l.calls == 2);
-        CHECK_STREQ(c.sub, "v");
-        CHECK(c.has_exp && c.exp == 1);
-    }
-    /* Invalid JSON: malformed, whatever was handed over. */
-    memset(&l, 0, sizeof(l));
-    {
-        const char *j = "{\"a\":1,\"a\":2}";
+/* The role claim: a short string, unescaped; anything else is no role. */
+static void
+test_claims_role(void)
+{
+    nk_jwt_claims c;
+    char j[160];
 
-        CHECK(nk_jwt_parse_claims_each(j, strlen(j), &pol, &c, each_member, &l,
-                                       NULL) == NK_JWT_MALFORMED);
-    }
-    /* NULL callback: plain parse. */
-    CHECK(nk_jwt_parse_claims_each(flat, strlen(flat), &pol, &c, NULL, NULL,
-                                   &stopped) == NK_JWT_OK);
-    CHECK(stopped == 0);
+    CHECK_STREQ(role_of("{\"exp\":1,\"role\":\"admin\"}", &c), "admin");
+    CHECK_STREQ(role_of("{\"exp\":1,\"role\":\"\\u0061dmin\"}", &c), "admin");
+    CHECK_STREQ(role_of("{\"exp\":1,\"role\":7}", &c), "");
+    CHECK_STREQ(role_of("{\"exp\":1,\"role\":[\"admin\"]}", &c), "");
+    CHECK_STREQ(role_of("{\"exp\":1}", &c), "");
+    snprintf(j, sizeof(j), "{\"exp\":1,\"role\":\"%s\"}",
+             "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"); /* 32: kept */
+    CHECK(strlen(role_of(j, &c)) == NK_JWT_ROLE_MAX);
+    snprintf(j, sizeof(j), "{\"exp\":1,\"role\":\"%s\"}",
+             "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"); /* 33: none, never cut */
+    CHECK_STREQ(role_of(j, &c), "");
+    /* a rejected payload hands nothing back */
+    CHECK_STREQ(role_of("{\"role\":\"admin\",\"role\":\"x\"}", &c),
+                "(rejected)");
+    CHECK_STREQ(c.role, "");
 }
 
 int
@@ -573,7 +544,7 @@ main(void)
     test_reasons();
     test_memo();
     test_claims();
-    test_claims_each();
+    test_claims_role();
     test_json();
     test_secrets();
     nk_hmac_key_free(key256);
