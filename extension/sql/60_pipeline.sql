@@ -375,11 +375,12 @@ AS $$
 $$;
 
 -- The stages of one request (handle_request, part 65, wraps it with the
--- audit record). Runs as namaskah_owner, the caller's identity.
+-- audit record; subject, the verified token's sub or NULL, is handed back
+-- for it). Runs as namaskah_owner, the caller's identity.
 CREATE FUNCTION @extschema@.run_pipeline(
     method text, path text, query text, request_headers jsonb,
     request_body text, client_addr inet, request_id text,
-    OUT status int, OUT headers jsonb, OUT body text)
+    OUT status int, OUT headers jsonb, OUT body text, OUT subject text)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -390,7 +391,6 @@ DECLARE
     json_body jsonb;
     token text;
     verdict @extschema@.jwt_verdict;
-    subject text;
     subject_role text;
     policy record;
     limit_key text;

@@ -258,13 +258,12 @@ BEGIN
             problem.status, problem.code, problem.detail,
             left(path, 1024), request_id, 'unmatched');
     ELSE
-        SELECT * INTO status, headers, body FROM @extschema@.run_pipeline(method, path,
+        SELECT * INTO status, headers, body, subject FROM @extschema@.run_pipeline(method, path,
             query, request_headers, request_body, client_addr, request_id);
         headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.settings s
                    WHERE s.name = 'audit.enabled' AND s.value = 'off') THEN
-        subject := nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub';
         PERFORM @extschema@.audit_append(request_id,
             @extschema@.audit_actor(subject, client_addr),
             left(@extschema@.sanitize_log(method, 32), 16),
