@@ -108,6 +108,8 @@ typedef struct jwt_config {
 } jwt_config;
 
 typedef struct vcache_entry vcache_entry;
+typedef struct vcache_way vcache_way;
+typedef union id_buf id_buf;
 
 /* verify(): where the payload's nbf [0] and exp [1] were found. */
 typedef struct pgjwt_times {
@@ -176,18 +178,19 @@ static uint64 revset_hash(const char *key, size_t len);
 static revset_slot *revset_probe(const revset *s, const char *key, size_t len,
                                  uint64 h);
 static void revset_load(revset *s);
-static bool revset_lookup(revset *s, const char *key, TimestampTz *at);
+static bool revset_lookup(revset *s, const char *key, size_t len,
+                          TimestampTz *at);
 static bool is_revoked(const nk_jwt_claims *c, uint64 *checked_gen);
-static bool vcache_match(const vcache_entry *e, uint32 h, const char *seg,
+static bool vcache_match(const vcache_way *w, uint32 h, const char *seg,
                          size_t len);
-static vcache_entry *vcache_slot(uint32 h);
+static vcache_way *vcache_slot(uint32 h);
 static vcache_entry *vcache_find(uint32 h, const char *seg, size_t len);
 static bool all_ascii(const char *s, size_t len);
 static text *server_text(const char *utf8, size_t len);
+static text *id_text(id_buf *buf, const char *utf8, size_t len);
 static bool seen_before(uint32 h);
-static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, uint32 h,
-                                 const char *seg, size_t len,
-                                 const nk_jwt_policy *pol);
+static nk_jwt_reason vcache_fill(vcache_entry *e, bool keep, const char *seg,
+                                 size_t len, const nk_jwt_policy *pol);
 static nk_jwt_reason strict_claims(uint32 h, const char *seg, size_t len,
                                    const nk_jwt_policy *pol,
                                    vcache_entry *local, vcache_entry **out);
@@ -255,9 +258,7 @@ static nk_jwt_header_memo header_memo;
 struct vcache_entry {
     uint64 config_gen;     /* 0: unused; else the config it was parsed at */
     uint64 revocation_gen; /* 0: revocation not checked yet */
-    uint64 last_use;
-    uint32 sig_head; /* hash of the token it was filled from (a filter) */
-    char *segment;   /* in buf, after payload */
+    char *segment;         /* in buf, after payload */
     size_t segment_len;
     nk_jwt_claims claims;
     text *payload; /* the decoded payload, a json value; in buf */
@@ -265,9 +266,20 @@ struct vcache_entry {
     size_t buf_size;
 };
 
+/*
+ * A way of the memory: the entry's filter and age beside its pointer, so a
+ * lookup that misses (every new token) reads one line of this array and
+ * no entry.
+ */
+struct vcache_way {
+    uint32 head; /* MAC head of the token the entry was filled from */
+    uint32 used; /* vcache_clock at the last use; compared modulo 2^32 */
+    vcache_entry *e;
+};
+
 static MemoryContext vcache_cxt = NULL;
-static vcache_entry *vcache[VCACHE_SIZE];
-static uint64 vcache_clock = 0;
+static vcache_way vcache[VCACHE_SIZE];
+static uint32 vcache_clock = 0;
 static uint64 config_gen = 1;
 static uint64 revocation_gen = 1;
 static uint64 revoked_gen = 1;
@@ -737,9 +749,8 @@ revset_load(revset *s)
  * probe on a fresh snapshot.
  */
 static bool
-revset_lookup(revset *s, const char *key, TimestampTz *at)
+revset_lookup(revset *s, const char *key, size_t len, TimestampTz *at)
 {
-    size_t len = strlen(key);
     revset_slot *e;
 
     if (s->valid_gen != *s->gen)
@@ -760,36 +771,38 @@ revset_lookup(revset *s, const char *key, TimestampTz *at)
 
 /*
  * A listed jti, or a token of a user issued before that user's cutoff.
- * *checked_gen receives the generation the answer is valid for (read after
- * the pending invalidations, before the sets are consulted or reloaded).
+ * *checked_gen receives the generation the answer is valid for: the one
+ * read after the pending invalidations at the start of this verification
+ * (a reload of a set may read newer ones: the answer then covers more than
+ * checked_gen says, and the next call checks again).
  */
 static bool
 is_revoked(const nk_jwt_claims *c, uint64 *checked_gen)
 {
     TimestampTz at;
 
-    AcceptInvalidationMessages();
     *checked_gen = revocation_gen;
-    if (c->jti[0] != '\0' && revset_lookup(&revoked_set, c->jti, &at))
+    if (c->jti_len > 0 && revset_lookup(&revoked_set, c->jti, c->jti_len, &at))
         return true;
-    if (c->sub[0] != '\0' && revset_lookup(&cutoff_set, c->sub, &at))
+    if (c->sub_len > 0 && revset_lookup(&cutoff_set, c->sub, c->sub_len, &at))
         return !c->has_iat || c->iat < to_unix(at);
     return false;
 }
 
 static bool
-vcache_match(const vcache_entry *e, uint32 h, const char *seg, size_t len)
+vcache_match(const vcache_way *w, uint32 h, const char *seg, size_t len)
 {
     /* The hash first: a new token then costs no read of another's bytes. */
-    return e != NULL && e->sig_head == h && e->config_gen == config_gen &&
-           e->segment_len == len && memcmp(e->segment, seg, len) == 0;
+    return w->head == h && w->e != NULL && w->e->config_gen == config_gen &&
+           w->e->segment_len == len && memcmp(w->e->segment, seg, len) == 0;
 }
 
 /*
- * The slot to fill for hash h: the older of its two candidates. h is the
- * head of the token's verified MAC: uniform, and free to compute.
+ * The way to fill for hash h, with its entry: the older of its two
+ * candidates. h is the head of the token's verified MAC: uniform, and free
+ * to compute. Its filter is cleared until the fill succeeds.
  */
-static vcache_entry *
+static vcache_way *
 vcache_slot(uint32 h)
 {
     uint32 i = h & (VCACHE_SIZE - 1), k = (i + 1) & (VCACHE_SIZE - 1);
@@ -797,14 +810,14 @@ vcache_slot(uint32 h)
     if (vcache_cxt == NULL)
         vcache_cxt = AllocSetContextCreate(TopMemoryContext, "namaskah jwt",
                                            ALLOCSET_DEFAULT_SIZES);
-    if (vcache[i] != NULL && vcache[k] != NULL &&
-        vcache[k]->last_use < vcache[i]->last_use)
+    if (vcache[i].e != NULL &&
+        (vcache[k].e == NULL || (int32)(vcache[k].used - vcache[i].used) < 0))
         i = k;
-    else if (vcache[i] != NULL && vcache[k] == NULL)
-        i = k;
-    if (vcache[i] == NULL)
-        vcache[i] = MemoryContextAllocZero(vcache_cxt, sizeof(vcache_entry));
-    return vcache[i];
+    if (vcache[i].e == NULL)
+        vcache[i].e = MemoryContextAllocZero(vcache_cxt, sizeof(vcache_entry));
+    vcache[i].head = 0;
+    vcache[i].e->config_gen = 0;
+    return &vcache[i];
 }
 
 /* The remembered entry of exactly this payload segment, or NULL. */
@@ -812,13 +825,14 @@ static vcache_entry *
 vcache_find(uint32 h, const char *seg, size_t len)
 {
     uint32 i = h & (VCACHE_SIZE - 1), k = (i + 1) & (VCACHE_SIZE - 1);
-    vcache_entry *e = vcache_match(vcache[i], h, seg, len)   ? vcache[i]
-                      : vcache_match(vcache[k], h, seg, len) ? vcache[k]
-                                                             : NULL;
+    vcache_way *w = vcache_match(&vcache[i], h, seg, len)   ? &vcache[i]
+                    : vcache_match(&vcache[k], h, seg, len) ? &vcache[k]
+                                                            : NULL;
 
-    if (e != NULL)
-        e->last_use = ++vcache_clock;
-    return e;
+    if (w == NULL)
+        return NULL;
+    w->used = ++vcache_clock;
+    return w->e;
 }
 
 static bool
@@ -860,6 +874,30 @@ server_text(const char *utf8, size_t len)
     return out;
 }
 
+/* Room for a jti, sub or role as a text value. */
+union id_buf {
+    int32 align; /* a varlena header is 4-byte aligned */
+    char data[VARHDRSZ + NK_JWT_ID_MAX];
+};
+
+/*
+ * A claim as a text value in *buf (reused call to call: the result row
+ * copies it), or in palloc'd memory when it needs converting to the
+ * database encoding; NULL as for server_text.
+ */
+static text *
+id_text(id_buf *buf, const char *utf8, size_t len)
+{
+    int enc = GetDatabaseEncoding();
+
+    if (len > NK_JWT_ID_MAX ||
+        (enc != PG_UTF8 && enc != PG_SQL_ASCII && !all_ascii(utf8, len)))
+        return server_text(utf8, len);
+    SET_VARSIZE(buf->data, VARHDRSZ + len);
+    memcpy(VARDATA(buf->data), utf8, len);
+    return (text *)buf->data;
+}
+
 /*
  * The doorkeeper of the payload memory: a payload is kept only from its
  * second sighting on (one bit per MAC head; cleared when half the bits are
@@ -894,7 +932,7 @@ seen_before(uint32 h)
  * keep goes to memory of the call.
  */
 static nk_jwt_reason
-vcache_fill(vcache_entry *e, bool keep, uint32 h, const char *seg, size_t len,
+vcache_fill(vcache_entry *e, bool keep, const char *seg, size_t len,
             const nk_jwt_policy *pol)
 {
     size_t room = len / 4 * 3 + 3, at = MAXALIGN(VARHDRSZ + room), pdec;
@@ -936,9 +974,7 @@ vcache_fill(vcache_entry *e, bool keep, uint32 h, const char *seg, size_t len,
     e->segment = e->buf + at;
     memcpy(e->segment, seg, len);
     e->segment_len = len;
-    e->sig_head = h;
     e->config_gen = config_gen;
-    e->last_use = ++vcache_clock;
     return NK_JWT_OK;
 }
 
@@ -959,20 +995,27 @@ strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
 
     if (e == NULL) {
         bool keep = len <= VCACHE_MAX_SEGMENT && seen_before(h);
+        vcache_way *w = NULL;
 
-        if (keep)
-            e = vcache_slot(h);
-        else {
+        if (keep) {
+            w = vcache_slot(h);
+            e = w->e;
+        } else {
             e = local;
             e->config_gen = e->revocation_gen = 0;
             e->buf = NULL;
             e->buf_size = 0;
         }
-        r = vcache_fill(e, keep, h, seg, len, pol);
+        r = vcache_fill(e, keep, seg, len, pol);
         if (r != NK_JWT_OK) {
             if (keep)
                 e->config_gen = 0;
             return r;
+        }
+        /* config_gen 0: filled, but converted for this call only */
+        if (w != NULL && e->config_gen != 0) {
+            w->head = h;
+            w->used = ++vcache_clock;
         }
     }
     r = nk_jwt_check_claims(&e->claims, pol);
@@ -1107,6 +1150,7 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
     Datum values[6] = {0, 0, 0, 0, 0, 0};
     bool nulls[6] = {false, false, true, true, true, true};
     nk_jwt_reason r;
+    text *token = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 
     /*
      * Invalidations are read at every transaction start; reading them here
@@ -1124,11 +1168,10 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
     pol.issuer = config.issuer[0] ? config.issuer : NULL;
     pol.audience = config.audience[0] ? config.audience : NULL;
 
-    if (PG_ARGISNULL(0)) {
+    if (token == NULL) {
         memset(&res, 0, sizeof(res));
         r = NK_JWT_MALFORMED;
     } else {
-        text *token = PG_GETARG_TEXT_PP(0);
         const char *seg;
         size_t seg_len;
 
@@ -1141,15 +1184,18 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
     if (r == NK_JWT_OK) {
         text *t;
 
+        static id_buf sub_buf, role_buf;
+
         values[2] = PointerGetDatum(e->payload);
         nulls[2] = false;
-        if (e->claims.sub[0] != '\0' &&
-            (t = server_text(e->claims.sub, strlen(e->claims.sub))) != NULL) {
+        if (e->claims.sub_len > 0 &&
+            (t = id_text(&sub_buf, e->claims.sub, e->claims.sub_len)) != NULL) {
             values[4] = PointerGetDatum(t);
             nulls[4] = false;
         }
-        if (e->claims.role[0] != '\0' &&
-            (t = server_text(e->claims.role, strlen(e->claims.role))) != NULL) {
+        if (e->claims.role_len > 0 &&
+            (t = id_text(&role_buf, e->claims.role, e->claims.role_len)) !=
+                NULL) {
             values[5] = PointerGetDatum(t);
             nulls[5] = false;
         }

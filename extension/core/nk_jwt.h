@@ -160,6 +160,7 @@ typedef struct nk_jwt_claims {
     char sub[NK_JWT_ID_MAX + 1];
     /* "role" when it is a string of at most NK_JWT_ROLE_MAX bytes, else "" */
     char role[NK_JWT_ROLE_MAX + 1];
+    size_t jti_len, sub_len, role_len; /* strlen of each */
 } nk_jwt_claims;
 
 /*
