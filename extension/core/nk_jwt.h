@@ -14,8 +14,9 @@
  *
  * Ownership: every output goes into caller-provided buffers; the only heap
  * object is nk_hmac_key (nk_hmac_key_new / nk_hmac_key_free, which wipes
- * it). An nk_hmac_key carries a working context, so it is not safe to use
- * one key object from two threads at once.
+ * it). An nk_hmac_key carries working state (the first block of the last
+ * message MAC'd, too), so it is not safe to use one key object from two
+ * threads at once.
  */
 #ifndef NK_JWT_H
 #define NK_JWT_H

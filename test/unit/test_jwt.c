@@ -11,6 +11,9 @@
 #include "nk_jwt.h"
 #include "unit.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #define NOW 1700000000.0
 
 static nk_hmac_key *key256, *key512;
@@ -181,6 +184,44 @@ test_hmac(void)
     CHECK(nk_hmac_key_new(NK_JWT_ALG_INVALID, (const unsigned char *)"k", 1) ==
           NULL);
     nk_hmac_key_free(NULL);
+}
+
+/*
+ * One key object MACs messages that share their first hash block with the
+ * one before (the remembered inner state), that do not, and that are
+ * shorter than, exactly or just over a block: each equals OpenSSL's own
+ * one-shot HMAC().
+ */
+static void
+test_hmac_first_block(void)
+{
+    static const nk_jwt_alg algs[] = {NK_JWT_HS256, NK_JWT_HS384, NK_JWT_HS512};
+    static const size_t lens[] = {300, 0,   63,  64, 65,  127, 128,
+                                  129, 300, 256, 64, 200, 1,   300};
+    const unsigned char key[] = "first-block-memo-key-0123456789-abcdef";
+    unsigned char msg[300], mac[NK_JWT_MAX_MAC], want[EVP_MAX_MD_SIZE];
+    unsigned int want_len;
+    size_t a, i, n;
+
+    for (a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        const EVP_MD *md = algs[a] == NK_JWT_HS256   ? EVP_sha256()
+                           : algs[a] == NK_JWT_HS384 ? EVP_sha384()
+                                                     : EVP_sha512();
+        nk_hmac_key *k = nk_hmac_key_new(algs[a], key, sizeof(key) - 1);
+
+        for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+            /* every third message changes a byte of the first block */
+            memset(msg, 'h', sizeof(msg));
+            if (i % 3 == 2)
+                msg[i % 64] = 'x';
+            msg[sizeof(msg) - 1 - i] = (unsigned char)i; /* tails differ */
+            n = nk_hmac_key_mac(k, msg, lens[i], mac);
+            HMAC(md, key, (int)(sizeof(key) - 1), msg, lens[i], want,
+                 &want_len);
+            CHECK(n == want_len && memcmp(mac, want, n) == 0);
+        }
+        nk_hmac_key_free(k);
+    }
 }
 
 static void
@@ -540,6 +581,7 @@ main(void)
                              (const unsigned char *)"unit-test-key-512", 17);
     test_names();
     test_hmac();
+    test_hmac_first_block();
     test_rfc7515();
     test_reasons();
     test_memo();
