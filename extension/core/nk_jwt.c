@@ -290,7 +290,7 @@ hmac_state_new(nk_hmac_key *k)
     return 1;
 }
 
-/* Absorbs one block into a fresh state of k's hash (any alg_md one). */
+/* *st := a fresh state of alg's hash that has absorbed block[0..len). */
 static int
 sha_absorb(nk_jwt_alg alg, sha_state *st, const unsigned char *block,
            size_t len)
