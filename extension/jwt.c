@@ -186,6 +186,7 @@ static bool vcache_match(const vcache_way *w, uint32 h, const char *seg,
 static vcache_way *vcache_slot(uint32 h);
 static vcache_entry *vcache_find(uint32 h, const char *seg, size_t len);
 static bool all_ascii(const char *s, size_t len);
+static bool is_server_text(const char *utf8, size_t len);
 static text *server_text(const char *utf8, size_t len);
 static text *id_text(id_buf *buf, const char *utf8, size_t len);
 static bool seen_before(uint32 h);
@@ -849,6 +850,15 @@ all_ascii(const char *s, size_t len)
  * have no form in it (a database in another encoding than UTF-8; ASCII,
  * all our own claims, never needs converting).
  */
+/* UTF-8 bytes that are already text of the database as they are. */
+static bool
+is_server_text(const char *utf8, size_t len)
+{
+    int enc = GetDatabaseEncoding();
+
+    return enc == PG_UTF8 || enc == PG_SQL_ASCII || all_ascii(utf8, len);
+}
+
 static text *
 server_text(const char *utf8, size_t len)
 {
@@ -857,7 +867,7 @@ server_text(const char *utf8, size_t len)
     Oid proc;
     text *out;
 
-    if (enc == PG_UTF8 || enc == PG_SQL_ASCII || all_ascii(utf8, len))
+    if (is_server_text(utf8, len))
         return cstring_to_text_with_len(utf8, (int)len);
     proc = FindDefaultConversionProc(PG_UTF8, enc);
     if (!OidIsValid(proc))
@@ -888,10 +898,7 @@ union id_buf {
 static text *
 id_text(id_buf *buf, const char *utf8, size_t len)
 {
-    int enc = GetDatabaseEncoding();
-
-    if (len > NK_JWT_ID_MAX ||
-        (enc != PG_UTF8 && enc != PG_SQL_ASCII && !all_ascii(utf8, len)))
+    if (len > NK_JWT_ID_MAX || !is_server_text(utf8, len))
         return server_text(utf8, len);
     SET_VARSIZE(buf->data, VARHDRSZ + len);
     memcpy(VARDATA(buf->data), utf8, len);
@@ -1006,12 +1013,10 @@ strict_claims(uint32 h, const char *seg, size_t len, const nk_jwt_policy *pol,
             e->buf = NULL;
             e->buf_size = 0;
         }
+        /* a failed fill leaves a kept entry invalid (vcache_slot) */
         r = vcache_fill(e, keep, seg, len, pol);
-        if (r != NK_JWT_OK) {
-            if (keep)
-                e->config_gen = 0;
+        if (r != NK_JWT_OK)
             return r;
-        }
         /* config_gen 0: filled, but converted for this call only */
         if (w != NULL && e->config_gen != 0) {
             w->head = h;

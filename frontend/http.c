@@ -1082,3 +1082,31 @@ http_log_message(const struct mg_connection *conn, const char *message)
     log_msg(NK_WARN, "civetweb", message);
     return 1;
 }
+
+struct mg_context *
+http_listener_start(int (*begin_request)(struct mg_connection *),
+                    int (*http_error)(struct mg_connection *, int,
+                                      const char *),
+                    int (*log_message)(const struct mg_connection *,
+                                       const char *),
+                    const char **options, char *errtext, size_t errtext_size)
+{
+    struct mg_callbacks cb;
+    struct mg_init_data init;
+    struct mg_error_data err;
+    unsigned errcode = 0;
+
+    memset(&cb, 0, sizeof(cb));
+    cb.begin_request = begin_request;
+    cb.http_error = http_error;
+    cb.log_message = log_message;
+    memset(&init, 0, sizeof(init));
+    init.callbacks = &cb;
+    init.configuration_options = options;
+    memset(&err, 0, sizeof(err));
+    errtext[0] = '\0';
+    err.code = &errcode;
+    err.text = errtext;
+    err.text_buffer_size = errtext_size;
+    return mg_start2(&init, &err);
+}

@@ -6,6 +6,8 @@
 #ifndef NK_FRONTEND_HTTP_H
 #define NK_FRONTEND_HTTP_H
 
+#include <stddef.h>
+
 struct mg_connection;
 struct mg_context;
 
@@ -32,5 +34,17 @@ int http_error(struct mg_connection *conn, int status, const char *msg);
 
 /* civetweb log_message: civetweb's internal messages as JSON log lines. */
 int http_log_message(const struct mg_connection *conn, const char *message);
+
+/*
+ * Starts a civetweb listener (the API's or the metrics one) with these
+ * callbacks and options (name/value pairs, NULL-terminated; never a
+ * document_root). NULL on failure, with civetweb's reason in errtext ("" if
+ * it gave none).
+ */
+struct mg_context *http_listener_start(
+    int (*begin_request)(struct mg_connection *),
+    int (*http_error)(struct mg_connection *, int, const char *),
+    int (*log_message)(const struct mg_connection *, const char *),
+    const char **options, char *errtext, size_t errtext_size);
 
 #endif

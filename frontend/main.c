@@ -122,13 +122,9 @@ stop_server(struct mg_context *ctx)
 static int
 run(void)
 {
-    struct mg_callbacks cb;
-    struct mg_init_data init;
-    struct mg_error_data err;
     struct mg_context *ctx, *metrics_ctx;
     struct nk_log l;
-    char threads[16], body[32], hdr[32], req_to[32], ka_to[32], errtext[256];
-    unsigned errcode = 0;
+    char threads[16], hdr[32], req_to[32], ka_to[32], errtext[256];
     sigset_t set;
     int sig = 0;
 
@@ -136,7 +132,6 @@ run(void)
     snprintf(hdr, sizeof(hdr), "%ld", g_config.max_header_bytes);
     snprintf(req_to, sizeof(req_to), "%ld", g_config.request_timeout_ms);
     snprintf(ka_to, sizeof(ka_to), "%ld", g_config.keep_alive_timeout_ms);
-    snprintf(body, sizeof(body), "%ld", g_config.max_body_bytes);
     /* document_root is never set: nothing is served from disk
      * (CVE-2025-55763), and decode_url=no lets http.c see %00 */
     const char *options[] = {"listening_ports",
@@ -163,19 +158,6 @@ run(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    memset(&cb, 0, sizeof(cb));
-    cb.begin_request = http_begin_request;
-    cb.http_error = http_error;
-    cb.log_message = http_log_message;
-    memset(&init, 0, sizeof(init));
-    init.callbacks = &cb;
-    init.configuration_options = options;
-    memset(&err, 0, sizeof(err));
-    errtext[0] = '\0';
-    err.code = &errcode;
-    err.text = errtext;
-    err.text_buffer_size = sizeof(errtext);
-
     mg_init_library(0);
     config_log();
     if (db_pool_init(g_config.db_pool_size) != 0) {
@@ -184,7 +166,8 @@ run(void)
         config_free();
         return 1;
     }
-    ctx = mg_start2(&init, &err);
+    ctx = http_listener_start(http_begin_request, http_error, http_log_message,
+                              options, errtext, sizeof(errtext));
     if (ctx == NULL) {
         log_begin(&l, NK_ERROR, "start_failed");
         log_str(&l, "listen", g_config.listen_ports);

@@ -506,13 +506,9 @@ metrics_log(const struct mg_connection *conn, const char *message)
 struct mg_context *
 metrics_start(void)
 {
-    struct mg_callbacks cb;
-    struct mg_init_data init;
-    struct mg_error_data err;
     struct mg_context *ctx;
     struct nk_log l;
     char errtext[256];
-    unsigned errcode = 0;
     /* two threads: a scrape and a stray connection; nothing from disk */
     const char *options[] = {"listening_ports",
                              g_config.metrics_ports,
@@ -530,19 +526,8 @@ metrics_start(void)
 
     if (g_config.metrics_port == 0)
         return NULL;
-    memset(&cb, 0, sizeof(cb));
-    cb.begin_request = metrics_request;
-    cb.http_error = metrics_error;
-    cb.log_message = metrics_log;
-    memset(&init, 0, sizeof(init));
-    init.callbacks = &cb;
-    init.configuration_options = options;
-    memset(&err, 0, sizeof(err));
-    errtext[0] = '\0';
-    err.code = &errcode;
-    err.text = errtext;
-    err.text_buffer_size = sizeof(errtext);
-    ctx = mg_start2(&init, &err);
+    ctx = http_listener_start(metrics_request, metrics_error, metrics_log,
+                              options, errtext, sizeof(errtext));
     log_begin(&l, ctx ? NK_INFO : NK_ERROR,
               ctx ? "metrics_start" : "metrics_start_failed");
     log_str(&l, "listen", g_config.metrics_ports);

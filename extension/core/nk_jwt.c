@@ -290,32 +290,6 @@ hmac_state_new(nk_hmac_key *k)
     return 1;
 }
 
-/* *st := a fresh state of alg's hash that has absorbed block[0..len). */
-static int
-sha_absorb(nk_jwt_alg alg, sha_state *st, const unsigned char *block,
-           size_t len)
-{
-    switch (alg) {
-    case NK_JWT_HS256:
-        return SHA256_Init(&st->s256) && SHA256_Update(&st->s256, block, len);
-    case NK_JWT_HS384:
-        return SHA384_Init(&st->s512) && SHA384_Update(&st->s512, block, len);
-    case NK_JWT_HS512:
-        return SHA512_Init(&st->s512) && SHA512_Update(&st->s512, block, len);
-    default:
-        return 0;
-    }
-}
-
-static int
-hmac_prefix(nk_hmac_key *k, const EVP_MD *md, const unsigned char *ipad,
-            const unsigned char *opad, size_t block)
-{
-    (void)md;
-    return sha_absorb(k->alg, &k->inner, ipad, block) &&
-           sha_absorb(k->alg, &k->outer, opad, block);
-}
-
 static int
 sha_update(nk_jwt_alg alg, sha_state *st, const unsigned char *data, size_t len)
 {
@@ -329,6 +303,28 @@ sha_update(nk_jwt_alg alg, sha_state *st, const unsigned char *data, size_t len)
     default:
         return 0;
     }
+}
+
+/* A fresh state of alg's hash that has absorbed block[0..len). */
+static int
+sha_absorb(nk_jwt_alg alg, sha_state *st, const unsigned char *block,
+           size_t len)
+{
+    int ok = alg == NK_JWT_HS256   ? SHA256_Init(&st->s256)
+             : alg == NK_JWT_HS384 ? SHA384_Init(&st->s512)
+             : alg == NK_JWT_HS512 ? SHA512_Init(&st->s512)
+                                   : 0;
+
+    return ok && sha_update(alg, st, block, len);
+}
+
+static int
+hmac_prefix(nk_hmac_key *k, const EVP_MD *md, const unsigned char *ipad,
+            const unsigned char *opad, size_t block)
+{
+    (void)md;
+    return sha_absorb(k->alg, &k->inner, ipad, block) &&
+           sha_absorb(k->alg, &k->outer, opad, block);
 }
 
 /* H(state || data) into out: the hash's full output. */
