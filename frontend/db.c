@@ -49,7 +49,11 @@ static int db_prepare(struct nk_db *db);
 static int conn_is_stale(struct nk_db *db);
 static int wait_result(struct nk_db *db, long long deadline);
 static void cancel_query(struct nk_db *db);
-static enum db_outcome take_result(struct nk_db *db, struct db_result *out);
+static enum db_outcome take_result(struct nk_db *db, long long deadline,
+                                   struct db_result *out);
+static enum db_outcome failed_result(struct nk_db *db, const PGresult *res,
+                                     int after_row);
+static enum db_outcome row_to_result(PGresult *res, struct db_result *out);
 static enum db_outcome db_call_inner(struct nk_db *db,
                                      const char *const params[DBP_COUNT],
                                      struct db_result *out);
@@ -437,54 +441,120 @@ wait_result(struct nk_db *db, long long deadline)
     }
 }
 
+/*
+ * Reads the call's results up to the end of its implicit transaction: the
+ * row arrives with CommandComplete, but the commit happens at Sync, and a
+ * deferred constraint, a serialization failure or a crash can still fail it
+ * then. Only a NULL from PQgetResult (ReadyForQuery seen) on a healthy,
+ * idle connection proves the commit; until then the row acknowledges
+ * nothing. Returns DB_OK with the row kept in out, or the failure (the row,
+ * if any, is freed).
+ */
 static enum db_outcome
-take_result(struct nk_db *db, struct db_result *out)
+take_result(struct nk_db *db, long long deadline, struct db_result *out)
 {
-    PGresult *res = PQgetResult(db->conn), *extra;
+    PGresult *row = NULL, *res;
     enum db_outcome rc = DB_OK;
-    const char *sqlstate;
+    int w, cancelled = 0;
+
+    for (;;) {
+        w = wait_result(db, deadline);
+        if (w > 0 && !cancelled) {
+            /* no answer, or no commit, in time: whatever it did is not
+             * acknowledged; the connection is kept if the cancel drains */
+            log_msg(NK_WARN, "db_timeout",
+                    "no answer in time; query cancelled");
+            cancel_query(db);
+            cancelled = 1;
+            rc = DB_TIMEOUT;
+            deadline = nk_now_ms() + CANCEL_DRAIN_MS;
+            continue;
+        }
+        if (w != 0)
+            break;
+        res = PQgetResult(db->conn);
+        if (res == NULL)
+            break;
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && row == NULL &&
+            rc == DB_OK) {
+            row = res;
+            continue;
+        }
+        if (rc == DB_OK)
+            rc = failed_result(db, res, row != NULL);
+        PQclear(res);
+    }
+    if (w != 0 || PQstatus(db->conn) != CONNECTION_OK ||
+        PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        if (rc == DB_OK)
+            rc = DB_UNAVAILABLE;
+        db_drop(db, cancelled ? "cancelled query did not finish"
+                              : "connection lost before the commit was "
+                                "confirmed");
+    }
+    if (rc == DB_OK && row == NULL) {
+        log_msg(NK_ERROR, "db_bad_result", "entry function returned no rows");
+        rc = DB_BAD_RESULT;
+    }
+    if (rc == DB_OK)
+        rc = row_to_result(row, out);
+    if (rc != DB_OK)
+        PQclear(row);
+    return rc;
+}
+
+/*
+ * A result that is not the expected row: an error inside the call or at its
+ * commit (after_row), or a second row set. Logs it and says what it means.
+ */
+static enum db_outcome
+failed_result(struct nk_db *db, const PGresult *res, int after_row)
+{
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR) {
+        log_msg(NK_ERROR, "db_bad_result",
+                "entry function returned more than one result");
+        return DB_BAD_RESULT;
+    }
+    if (PQstatus(db->conn) != CONNECTION_OK || connection_error(sqlstate)) {
+        log_pg_error(NK_WARN, after_row ? "db_commit_failed" : "db_call_failed",
+                     sqlstate, PQresultErrorMessage(res));
+        return DB_UNAVAILABLE;
+    }
+    if (sqlstate != NULL && strcmp(sqlstate, "26000") == 0)
+        db->prepared = 0; /* statement gone (e.g. DISCARD ALL) */
+    if (sqlstate != NULL && strcmp(sqlstate, "57014") == 0) {
+        /* statement_timeout inside the database */
+        log_pg_error(NK_WARN, "db_timeout", sqlstate,
+                     PQresultErrorMessage(res));
+        return DB_TIMEOUT;
+    }
+    log_pg_error(NK_ERROR, after_row ? "db_commit_failed" : "db_call_error",
+                 sqlstate, PQresultErrorMessage(res));
+    return DB_SQL_ERROR;
+}
+
+/* The one row of the entry function into out (which then owns res). */
+static enum db_outcome
+row_to_result(PGresult *res, struct db_result *out)
+{
     char *end;
     long status;
 
-    while ((extra = PQgetResult(db->conn)) != NULL)
-        PQclear(extra);
-    if (res == NULL) {
-        db_drop(db, NULL);
-        return DB_UNAVAILABLE;
-    }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (PQstatus(db->conn) != CONNECTION_OK || connection_error(sqlstate)) {
-            log_pg_error(NK_WARN, "db_call_failed", sqlstate,
-                         PQresultErrorMessage(res));
-            PQclear(res);
-            db_drop(db, "connection lost during a call");
-            return DB_UNAVAILABLE;
-        }
-        if (sqlstate != NULL && strcmp(sqlstate, "26000") == 0)
-            db->prepared = 0; /* statement gone (e.g. DISCARD ALL) */
-        log_pg_error(NK_ERROR, "db_call_error", sqlstate,
-                     PQresultErrorMessage(res));
-        PQclear(res);
-        return DB_SQL_ERROR;
-    }
     if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0)) {
         log_msg(NK_ERROR, "db_bad_result",
                 "entry function did not return "
                 "exactly one row with a status");
-        rc = DB_BAD_RESULT;
-    } else {
-        status = strtol(PQgetvalue(res, 0, 0), &end, 10);
-        if (*end != '\0' || status < 100 || status > 599) {
-            log_msg(NK_ERROR, "db_bad_result", "status out of range");
-            rc = DB_BAD_RESULT;
-        }
-        out->status = (int)status;
+        return DB_BAD_RESULT;
     }
-    if (rc != DB_OK) {
-        PQclear(res);
-        return rc;
+    status = strtol(PQgetvalue(res, 0, 0), &end, 10);
+    if (*end != '\0' || status < 100 || status > 599) {
+        log_msg(NK_ERROR, "db_bad_result", "status out of range");
+        return DB_BAD_RESULT;
     }
+    out->status = (int)status;
     out->res = res;
     out->headers = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
     out->body = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
@@ -524,8 +594,6 @@ static enum db_outcome
 db_call_inner(struct nk_db *db, const char *const params[DBP_COUNT],
               struct db_result *out)
 {
-    int w;
-
     memset(out, 0, sizeof(*out));
     if (db->conn != NULL &&
         (PQstatus(db->conn) != CONNECTION_OK || conn_is_stale(db)))
@@ -539,24 +607,5 @@ db_call_inner(struct nk_db *db, const char *const params[DBP_COUNT],
         db_drop(db, NULL);
         return DB_UNAVAILABLE;
     }
-    w = wait_result(db, nk_now_ms() + g_config.request_timeout_ms);
-    if (w < 0) {
-        db_drop(db, NULL);
-        return DB_UNAVAILABLE;
-    }
-    if (w > 0) {
-        log_msg(NK_WARN, "db_timeout", "no answer in time; query cancelled");
-        cancel_query(db);
-        /* the connection is reusable only if the cancelled call drains */
-        if (wait_result(db, nk_now_ms() + CANCEL_DRAIN_MS) != 0) {
-            db_drop(db, "cancelled query did not finish");
-        } else {
-            PGresult *r;
-
-            while ((r = PQgetResult(db->conn)) != NULL)
-                PQclear(r);
-        }
-        return DB_TIMEOUT;
-    }
-    return take_result(db, out);
+    return take_result(db, nk_now_ms() + g_config.request_timeout_ms, out);
 }
