@@ -36,9 +36,11 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "head.h"
 #include "log.h"
 #include "metrics.h"
 #include "nk_json.h"
+#include "transport.h"
 #include "nk_sanitize.h"
 
 /* A growable byte buffer; `failed` is set (and sticks) when out of memory. */
@@ -73,6 +75,7 @@ struct request {
     long long bytes;
     int head;
     int body_consumed; /* the whole request body has been read */
+    int must_close;    /* what follows on the connection cannot be trusted */
     int in_error_cb;   /* answering from civetweb's http_error callback */
 };
 
@@ -111,14 +114,39 @@ static void finish_request(const struct request *r);
 static int handle_health(struct request *r);
 static int handle_forward(struct request *r, int ready);
 static int dispatch(struct request *r);
+static int refuse_framing(struct request *r, enum nk_framing verdict);
 static void request_init(struct request *r, struct mg_connection *conn);
 static int method_refused_by_civetweb(const char *method);
+static int head_timed_out(void);
+static void answer_options_asterisk(struct mg_connection *conn);
+static void civetweb_refusal(const struct request *r, int status,
+                             const char *msg, int *out_status,
+                             const char **code, const char **detail);
+static void target_path(const char *target, char *out, size_t out_size);
+static void answer_refused(struct mg_connection *conn, int status,
+                           const char *code, const char *detail);
 
 static int inflight; /* requests being answered (atomic) */
 static int draining; /* shutting down: close every connection (atomic) */
 
 /* Set while force_close() provokes civetweb's close-after-response path. */
 static __thread int closing_trick;
+
+/*
+ * The connection this worker thread serves (civetweb gives each connection
+ * one thread from accept to close): when its next head began, whether the
+ * current request was answered outside http_begin_request, and how many
+ * requests it has had.
+ */
+static __thread struct {
+    long long head_started_ms;
+    int answered;
+    long requests;
+} conn_state;
+
+/* How much sooner than civetweb's deadline a cut head still counts as cut
+ * by it (its clock and ours are read at different moments). */
+#define HEAD_DEADLINE_SLACK_MS 100
 
 /* ---- small buffers ---------------------------------------------------- */
 
@@ -312,7 +340,7 @@ send_response(struct request *r, int status, const struct out_header *h,
     struct tm tm;
     size_t i;
 
-    close_after = r->in_error_cb ||
+    close_after = r->in_error_cb || r->must_close ||
                   (!r->body_consumed && request_has_body(r->ri)) ||
                   __atomic_load_n(&draining, __ATOMIC_SEQ_CST);
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
@@ -504,7 +532,8 @@ build_headers_json(const struct mg_request_info *ri, struct sbuf *b)
 /*
  * Reads the request body into *body (malloc'd, NUL-terminated; caller
  * frees) when there is one. Returns 0, 413 (over MAX_BODY_BYTES: a declared
- * length is refused before reading anything) or 400 (cut short).
+ * length is refused before reading anything), 408 (not all there within
+ * REQUEST_TIMEOUT_MS of the head) or 400 (cut short).
  */
 static int
 read_body(struct request *r, char **body, size_t *len)
@@ -532,13 +561,20 @@ read_body(struct request *r, char **body, size_t *len)
     buf = malloc(size + 1);
     if (buf == NULL)
         return 500;
+    /* the whole body within REQUEST_TIMEOUT_MS of the head (transport.c) */
+    transport_set_deadline(r->start_ms + g_config.request_timeout_ms);
     while (got < size) {
         n = mg_read(r->conn, buf + got, size - got);
         if (n <= 0)
             break;
         got += (size_t)n;
     }
+    transport_clear_deadline();
     buf[got] = '\0';
+    if (transport_deadline_hit()) {
+        free(buf);
+        return 408;
+    }
     if (got > cap) {
         free(buf);
         return 413;
@@ -782,6 +818,8 @@ answer_transport_error(struct request *r, int status, const char *code,
     nk_sanitize_log(path, sizeof(path), r->path, r->path_len);
     sb_addz(&headers, "{\"x-namaskah-transport-error\":");
     sb_json(&headers, code, strlen(code));
+    sb_addz(&headers, ",\"x-namaskah-transport-detail\":");
+    sb_json(&headers, detail, strlen(detail));
     if (ua != NULL) {
         nk_sanitize_log(agent, sizeof(agent), ua, strlen(ua));
         sb_addz(&headers, ",\"user-agent\":");
@@ -857,9 +895,15 @@ handle_forward(struct request *r, int ready)
                                           "this server accepts.",
                                           1);
         if (rc == 400)
-            return send_problem(r, 400, "bad_request",
-                                "The request body ended before its "
-                                "declared length.");
+            return answer_transport_error(r, 400, "bad_request",
+                                          "The request body ended before "
+                                          "its declared length.",
+                                          1);
+        if (rc == 408)
+            return answer_transport_error(r, 408, "request_timeout",
+                                          "The request body did not arrive "
+                                          "in time.",
+                                          1);
         if (rc == 1)
             return answer_transport_error(
                 r, 400, "invalid_encoding",
@@ -895,19 +939,41 @@ handle_forward(struct request *r, int ready)
                           "The database is unavailable; try again shortly.");
         break;
     case DB_TIMEOUT:
-        rc = send_problem(r, 503, "database_unavailable",
-                          "The database did not answer in time; try again "
-                          "shortly.");
+        /* the call's transaction was rolled back: its record is written
+         * by a call of its own */
+        rc = answer_transport_error(r, 503, "temporarily_unavailable",
+                                    "The database did not answer in time; "
+                                    "try again shortly.",
+                                    0);
         break;
     default:
-        rc = send_problem(r, 500, "internal_error",
-                          "The server could not process the request; quote "
-                          "the request id when reporting it.");
+        rc = answer_transport_error(r, 500, "internal_error",
+                                    "The server could not process the "
+                                    "request; quote the request id when "
+                                    "reporting it.",
+                                    0);
         break;
     }
     free(headers.p);
     free(body);
     return rc;
+}
+
+/*
+ * A head that two parsers could read in two ways: refused before anything
+ * of it is acted on, and the connection closed, since the bytes after it
+ * cannot be framed. Under /api/ it is audited like the other transport
+ * errors (with the path sanitized, as it may not be text).
+ */
+static int
+refuse_framing(struct request *r, enum nk_framing verdict)
+{
+    int status = nk_framing_status(verdict);
+
+    r->must_close = 1;
+    return answer_transport_error(
+        r, status, status == 431 ? "header_fields_too_large" : "bad_request",
+        nk_framing_detail(verdict), 0);
 }
 
 /* Decodes and checks the path and query, then picks the handler. */
@@ -917,6 +983,7 @@ dispatch(struct request *r)
     const struct mg_request_info *ri = r->ri;
     const char *raw = ri->local_uri ? ri->local_uri : "/";
     const char *query = ri->query_string ? ri->query_string : "";
+    enum nk_framing framing;
     size_t path_len, q_len;
     char *q;
     int ok;
@@ -933,6 +1000,9 @@ dispatch(struct request *r)
          nk_utf8_valid(query, strlen(query)) && nk_utf8_valid(q, q_len);
     free(q);
     r->path_len = path_len;
+    framing = head_check(ri, (size_t)g_config.max_header_bytes);
+    if (framing != NK_FRAMING_OK)
+        return refuse_framing(r, framing);
     if (!ok)
         return answer_transport_error(r, 400, "invalid_encoding",
                                       "The request path or query is not "
@@ -1004,6 +1074,9 @@ http_begin_request(struct mg_connection *conn)
     status = dispatch(&r);
     finish_request(&r);
     free(r.path);
+    conn_state.requests++;
+    conn_state.head_started_ms = nk_now_ms();
+    transport_head_begin();
     __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
     return status;
 }
@@ -1020,59 +1093,193 @@ http_inflight(void)
     return __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
 }
 
-int
-http_error(struct mg_connection *conn, int status, const char *msg)
+/*
+ * Whether the head being read has run into civetweb's deadline for it:
+ * REQUEST_TIMEOUT_MS for a connection's first, KEEP_ALIVE_TIMEOUT_MS for a
+ * later one.
+ */
+static int
+head_timed_out(void)
+{
+    long long limit = conn_state.requests > 0 ? g_config.keep_alive_timeout_ms
+                                              : g_config.request_timeout_ms;
+
+    return nk_now_ms() - conn_state.head_started_ms >=
+           limit - HEAD_DEADLINE_SLACK_MS;
+}
+
+/* "OPTIONS *" asks what the server can do: the methods the API uses. */
+static void
+answer_options_asterisk(struct mg_connection *conn)
+{
+    struct out_header h = {"Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, "
+                                    "OPTIONS"};
+    struct request r;
+
+    request_init(&r, conn);
+    r.in_error_cb = 1;
+    snprintf(r.client, sizeof(r.client), "%s", r.ri->remote_addr);
+    if (client_request_id(r.ri, 0, r.id) != 0)
+        snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
+    snprintf(r.route, sizeof(r.route), "%s", "*");
+    send_response(&r, 200, &h, 1, "", 0);
+    finish_request(&r);
+    conn_state.answered = 1;
+}
+
+/*
+ * What a refusal of civetweb's own (it answers before any callback sees
+ * the request) becomes: its status mapped onto the problem vocabulary.
+ */
+static void
+civetweb_refusal(const struct request *r, int status, const char *msg,
+                 int *out_status, const char **code, const char **detail)
+{
+    *out_status = status;
+    *detail = "The request could not be processed.";
+    if (status == 400 && method_refused_by_civetweb(r->ri->request_method)) {
+        /* e.g. TRACE: answered like the pipeline answers unknown methods */
+        *out_status = 501;
+        *code = "method_not_implemented";
+        *detail = "This HTTP method is not supported.";
+    } else if (status == 400 && msg != NULL &&
+               strcmp(msg, "Malformed message") == 0 &&
+               transport_head_bytes() >=
+                   head_buffer_size(g_config.max_header_bytes)) {
+        /* the head filled civetweb's buffer without ending */
+        *out_status = 431;
+        *code = "header_fields_too_large";
+        *detail = nk_framing_detail(NK_FRAMING_HEAD_TOO_LARGE);
+    } else if (status == 400 && msg != NULL &&
+               strcmp(msg, "Malformed message") == 0 && head_timed_out()) {
+        /* civetweb's head deadline passed with a head still incomplete */
+        *out_status = 408;
+        *code = "request_timeout";
+        *detail = "The request head did not arrive in time.";
+    } else if (status == 413) {
+        /* civetweb's 413 is the head outgrowing its buffer */
+        *out_status = 431;
+        *code = "header_fields_too_large";
+        *detail = nk_framing_detail(NK_FRAMING_HEAD_TOO_LARGE);
+    } else if (status == 411) {
+        /* a Content-Length civetweb could not read as a number */
+        *out_status = 400;
+        *code = "bad_request";
+        *detail = nk_framing_detail(NK_FRAMING_LENGTH_INVALID);
+    } else if (status == 505) {
+        *code = "http_version_not_supported";
+        *detail = "Only HTTP/1.0 and HTTP/1.1 are supported.";
+    } else {
+        *out_status = status == 404 || status >= 500 ? status : 400;
+        *code = status == 404   ? "not_found"
+                : status >= 500 ? "internal_error"
+                                : "bad_request";
+    }
+}
+
+/*
+ * The path of a target civetweb did not hand over as a local path: "*", or
+ * an absolute-form target ("http://host:port/path?query") for another
+ * server, whose path is still what the client asked for. Copies it, without
+ * its query, into out ("/" when there is none).
+ */
+static void
+target_path(const char *target, char *out, size_t out_size)
+{
+    const char *p = target;
+
+    if (p != NULL && p[0] != '/' && (p = strstr(p, "://")) != NULL)
+        p = strchr(p + 3, '/');
+    copy_cut(out, out_size, p != NULL && p[0] == '/' ? p : "/");
+    out[strcspn(out, "?")] = '\0';
+}
+
+/*
+ * Answers a request civetweb refused (from http_error) or would have closed
+ * without a word (from connection_close): one problem, one log line and,
+ * when its target is under /api/ or could not be read, one audit record.
+ */
+static void
+answer_refused(struct mg_connection *conn, int status, const char *code,
+               const char *detail)
 {
     struct request r;
-    struct nk_log l;
-    const char *code;
-    char target[256] = "/";
+    char target[256];
 
-    if (closing_trick)
-        return 1; /* see force_close() */
     request_init(&r, conn);
     r.in_error_cb = 1;
     /* the request may be only partly parsed: believe no header of it */
     snprintf(r.client, sizeof(r.client), "%s", r.ri->remote_addr);
     if (client_request_id(r.ri, 0, r.id) != 0)
         snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
-    /* instance: the raw target without its query, when it was parsed */
-    if (r.ri->request_uri != NULL && r.ri->request_uri[0] == '/') {
-        copy_cut(target, sizeof(target), r.ri->request_uri);
-        target[strcspn(target, "?")] = '\0';
-    }
+    target_path(r.ri->request_uri, target, sizeof(target));
     r.instance = target;
-    if (status == 400 && method_refused_by_civetweb(r.ri->request_method)) {
-        /* e.g. TRACE: answered like the pipeline answers unknown methods */
-        send_problem(&r, 501, "method_not_implemented",
-                     "This HTTP method is not supported.");
-        finish_request(&r);
-        return 0;
-    }
-    code = status == 404   ? "not_found"
-           : status == 413 ? "payload_too_large"
-           : status >= 500 ? "internal_error"
-                           : "bad_request";
+    r.path = target;
+    r.path_len = strlen(target);
+    /* audited: the API's requests, and those too malformed to say where
+     * they were going */
+    if (strncmp(target, "/api/", 5) == 0 || r.ri->request_uri == NULL ||
+        (r.ri->request_uri[0] != '/' &&
+         strstr(r.ri->request_uri, "://") == NULL))
+        answer_transport_error(&r, status, code, detail, 0);
+    else
+        send_problem(&r, status, code, detail);
+    r.path = NULL;
+    finish_request(&r);
+    conn_state.answered = 1;
+}
+
+int
+http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    struct request r;
+    struct nk_log l;
+    const char *code, *detail;
+    int answer;
+
+    if (closing_trick)
+        return 1; /* see force_close() */
+    request_init(&r, conn);
     log_begin(&l, NK_DEBUG, "http_error");
-    log_str(&l, "request_id", r.id);
+    log_int(&l, "status", status);
     log_str(&l, "msg", msg);
     log_end(&l);
-    if (status == 400 &&
-        (strncmp(target, "/api/", 5) == 0 || r.ri->request_uri == NULL ||
-         r.ri->request_uri[0] != '/')) {
-        /* a malformed request to the API (e.g. a control byte in a header),
-         * or one too malformed to name its target, is audited like the
-         * other transport errors: every request answered has its record */
-        r.path = target;
-        r.path_len = strlen(target);
-        answer_transport_error(&r, 400, "bad_request",
-                               "The request could not be processed.", 0);
-        finish_request(&r);
-        return 0;
-    }
-    send_problem(&r, status, code, "The request could not be processed.");
-    finish_request(&r);
+    civetweb_refusal(&r, status, msg, &answer, &code, &detail);
+    answer_refused(conn, answer, code, detail);
     return 0;
+}
+
+int
+http_connection_open(const struct mg_connection *conn, void **conn_data)
+{
+    (void)conn;
+    (void)conn_data;
+    conn_state.head_started_ms = nk_now_ms();
+    conn_state.answered = 0;
+    conn_state.requests = 0;
+    transport_head_begin();
+    return 0;
+}
+
+void
+http_connection_close(const struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct mg_connection *c = (struct mg_connection *)conn;
+
+    /* civetweb parsed a request, never handed it over and is about to
+     * close without an answer: "OPTIONS *" and absolute-form targets for
+     * another host or port */
+    if (ri != NULL && ri->request_uri != NULL && ri->local_uri == NULL &&
+        !conn_state.answered) {
+        if (strcmp(ri->request_uri, "*") == 0 &&
+            strcmp(ri->request_method, "OPTIONS") == 0)
+            answer_options_asterisk(c);
+        else
+            answer_refused(c, 400, "bad_request",
+                           "The request target names another server.");
+    }
+    conn_state.answered = 0;
 }
 
 int
@@ -1084,24 +1291,15 @@ http_log_message(const struct mg_connection *conn, const char *message)
 }
 
 struct mg_context *
-http_listener_start(int (*begin_request)(struct mg_connection *),
-                    int (*http_error)(struct mg_connection *, int,
-                                      const char *),
-                    int (*log_message)(const struct mg_connection *,
-                                       const char *),
-                    const char **options, char *errtext, size_t errtext_size)
+http_listener_start(const struct mg_callbacks *callbacks, const char **options,
+                    char *errtext, size_t errtext_size)
 {
-    struct mg_callbacks cb;
     struct mg_init_data init;
     struct mg_error_data err;
     unsigned errcode = 0;
 
-    memset(&cb, 0, sizeof(cb));
-    cb.begin_request = begin_request;
-    cb.http_error = http_error;
-    cb.log_message = log_message;
     memset(&init, 0, sizeof(init));
-    init.callbacks = &cb;
+    init.callbacks = callbacks;
     init.configuration_options = options;
     memset(&err, 0, sizeof(err));
     errtext[0] = '\0';

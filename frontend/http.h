@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct mg_callbacks;
 struct mg_connection;
 struct mg_context;
 
@@ -36,15 +37,21 @@ int http_error(struct mg_connection *conn, int status, const char *msg);
 int http_log_message(const struct mg_connection *conn, const char *message);
 
 /*
- * Starts a civetweb listener (the API's or the metrics one) with these
- * callbacks and options (name/value pairs, NULL-terminated; never a
- * document_root). NULL on failure, with civetweb's reason in errtext ("" if
- * it gave none).
+ * civetweb init_connection / connection_close: a connection's bookkeeping,
+ * and an answer for a request civetweb parsed but would close on without
+ * one ("OPTIONS *", an absolute-form target for another server).
  */
-struct mg_context *http_listener_start(
-    int (*begin_request)(struct mg_connection *),
-    int (*http_error)(struct mg_connection *, int, const char *),
-    int (*log_message)(const struct mg_connection *, const char *),
-    const char **options, char *errtext, size_t errtext_size);
+int http_connection_open(const struct mg_connection *conn, void **conn_data);
+void http_connection_close(const struct mg_connection *conn);
+
+/*
+ * Starts a civetweb listener (the API's or the metrics one) with these
+ * callbacks (a zeroed struct with the ones wanted set) and options
+ * (name/value pairs, NULL-terminated; never a document_root). NULL on
+ * failure, with civetweb's reason in errtext ("" if it gave none).
+ */
+struct mg_context *http_listener_start(const struct mg_callbacks *callbacks,
+                                       const char **options, char *errtext,
+                                       size_t errtext_size);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "head.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -124,20 +125,28 @@ run(void)
 {
     struct mg_context *ctx, *metrics_ctx;
     struct nk_log l;
-    char threads[16], hdr[32], req_to[32], ka_to[32], errtext[256];
+    struct mg_callbacks cb;
+    char threads[16], hdr[32], req_to[32], ka_to[32], backlog[16];
+    char errtext[256];
     sigset_t set;
     int sig = 0;
 
     snprintf(threads, sizeof(threads), "%ld", g_config.worker_threads);
-    snprintf(hdr, sizeof(hdr), "%ld", g_config.max_header_bytes);
+    snprintf(backlog, sizeof(backlog), "%ld", g_config.worker_threads);
+    snprintf(hdr, sizeof(hdr), "%ld",
+             head_buffer_size(g_config.max_header_bytes));
     snprintf(req_to, sizeof(req_to), "%ld", g_config.request_timeout_ms);
     snprintf(ka_to, sizeof(ka_to), "%ld", g_config.keep_alive_timeout_ms);
     /* document_root is never set: nothing is served from disk
-     * (CVE-2025-55763), and decode_url=no lets http.c see %00 */
+     * (CVE-2025-55763); decode_url=no lets http.c see %00; absolute-form
+     * targets for this port are served as their path (RFC 9112 § 3.2.2)
+     * whatever host they name, as requests with any Host are */
     const char *options[] = {"listening_ports",
                              g_config.listen_ports,
                              "num_threads",
                              threads,
+                             "listen_backlog",
+                             backlog,
                              "tcp_nodelay",
                              "1",
                              "enable_keep_alive",
@@ -149,6 +158,8 @@ run(void)
                              "max_request_size",
                              hdr,
                              "decode_url",
+                             "no",
+                             "enable_auth_domain_check",
                              "no",
                              NULL};
 
@@ -166,8 +177,13 @@ run(void)
         config_free();
         return 1;
     }
-    ctx = http_listener_start(http_begin_request, http_error, http_log_message,
-                              options, errtext, sizeof(errtext));
+    memset(&cb, 0, sizeof(cb));
+    cb.begin_request = http_begin_request;
+    cb.http_error = http_error;
+    cb.log_message = http_log_message;
+    cb.init_connection = http_connection_open;
+    cb.connection_close = http_connection_close;
+    ctx = http_listener_start(&cb, options, errtext, sizeof(errtext));
     if (ctx == NULL) {
         log_begin(&l, NK_ERROR, "start_failed");
         log_str(&l, "listen", g_config.listen_ports);

@@ -507,6 +507,7 @@ struct mg_context *
 metrics_start(void)
 {
     struct mg_context *ctx;
+    struct mg_callbacks cb;
     struct nk_log l;
     char errtext[256];
     /* two threads: a scrape and a stray connection; nothing from disk */
@@ -526,8 +527,11 @@ metrics_start(void)
 
     if (g_config.metrics_port == 0)
         return NULL;
-    ctx = http_listener_start(metrics_request, metrics_error, metrics_log,
-                              options, errtext, sizeof(errtext));
+    memset(&cb, 0, sizeof(cb));
+    cb.begin_request = metrics_request;
+    cb.http_error = metrics_error;
+    cb.log_message = metrics_log;
+    ctx = http_listener_start(&cb, options, errtext, sizeof(errtext));
     log_begin(&l, ctx ? NK_INFO : NK_ERROR,
               ctx ? "metrics_start" : "metrics_start_failed");
     log_str(&l, "listen", g_config.metrics_ports);

@@ -107,11 +107,15 @@ AS $$
         WHEN 200 THEN 'OK' WHEN 201 THEN 'Created' WHEN 204 THEN 'No Content'
         WHEN 400 THEN 'Bad Request' WHEN 401 THEN 'Unauthorized'
         WHEN 403 THEN 'Forbidden' WHEN 404 THEN 'Not Found'
-        WHEN 405 THEN 'Method Not Allowed' WHEN 409 THEN 'Conflict'
+        WHEN 405 THEN 'Method Not Allowed' WHEN 408 THEN 'Request Timeout'
+        WHEN 409 THEN 'Conflict'
         WHEN 413 THEN 'Payload Too Large' WHEN 415 THEN 'Unsupported Media Type'
         WHEN 422 THEN 'Unprocessable Content' WHEN 423 THEN 'Locked'
-        WHEN 429 THEN 'Too Many Requests' WHEN 500 THEN 'Internal Server Error'
+        WHEN 429 THEN 'Too Many Requests'
+        WHEN 431 THEN 'Request Header Fields Too Large'
+        WHEN 500 THEN 'Internal Server Error'
         WHEN 501 THEN 'Not Implemented' WHEN 503 THEN 'Service Unavailable'
+        WHEN 505 THEN 'HTTP Version Not Supported'
         ELSE 'Error' END
 $$;
 

@@ -221,19 +221,36 @@ BEGIN
 END
 $$;
 
--- Transport errors that namaskahd detected itself but still reports here, so
--- that every request it answers has its audit record. namaskahd drops any
--- x-namaskah-* header a client sends, so only it can set this one.
-CREATE FUNCTION @extschema@.transport_problem(error text,
+-- Transport errors that namaskahd answered itself but still reports here, so
+-- that every request it answers under /api/ has its audit record: requests
+-- it refused (framing, encoding, size, time, method, version) and calls
+-- whose own transaction failed or timed out. namaskahd drops any
+-- x-namaskah-* header a client sends, so only it can set these; its detail
+-- (x-namaskah-transport-detail) is its own static text.
+CREATE FUNCTION @extschema@.transport_problem(error text, detail text,
     OUT status int, OUT code text, OUT detail text)
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT CASE $1 WHEN 'payload_too_large' THEN 413 ELSE 400 END,
-        CASE $1 WHEN 'payload_too_large' THEN 'payload_too_large'
-                WHEN 'invalid_encoding' THEN 'invalid_encoding' ELSE 'bad_request' END,
-        CASE $1 WHEN 'payload_too_large' THEN 'The request body is too large.'
-                WHEN 'invalid_encoding' THEN 'The request is not valid UTF-8 or contains NUL bytes.'
-                ELSE 'The request is malformed.' END
+    SELECT t.status, t.code, coalesce(left($2, 200), t.detail)
+    FROM (VALUES
+        (1, 'bad_request', 400, 'The request is malformed.'),
+        (2, 'invalid_encoding', 400,
+            'The request is not valid UTF-8 or contains NUL bytes.'),
+        (3, 'request_timeout', 408, 'The request did not arrive in time.'),
+        (4, 'payload_too_large', 413, 'The request body is too large.'),
+        (5, 'header_fields_too_large', 431,
+            'The request head is larger than this server accepts.'),
+        (6, 'internal_error', 500,
+            'The server could not process the request; quote the request id when reporting it.'),
+        (7, 'method_not_implemented', 501, 'This HTTP method is not supported.'),
+        (8, 'temporarily_unavailable', 503,
+            'The database did not answer in time; try again shortly.'),
+        (9, 'http_version_not_supported', 505,
+            'Only HTTP/1.0 and HTTP/1.1 are supported.'))
+        AS t(rank, code, status, detail)
+    WHERE t.code = $1 OR t.rank = 1
+    ORDER BY t.code = $1 DESC
+    LIMIT 1
 $$;
 
 CREATE FUNCTION @extschema@.handle_request(
@@ -252,11 +269,14 @@ BEGIN
     -- claims of an earlier request in the same transaction must not leak
     PERFORM set_config('request.jwt.claims', '', true);
     IF transport_error IS NOT NULL THEN
-        problem := @extschema@.transport_problem(transport_error);
+        problem := @extschema@.transport_problem(transport_error,
+            request_headers->>'x-namaskah-transport-detail');
         -- namaskahd passes the path already sanitized (it was not valid text)
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
             problem.status, problem.code, problem.detail,
-            left(path, 1024), request_id, 'unmatched');
+            left(path, 1024), request_id, 'unmatched',
+            CASE WHEN problem.status = 503 THEN '{"Retry-After": "1"}'::jsonb
+                 ELSE '{}' END);
     ELSE
         SELECT * INTO status, headers, body, subject FROM @extschema@.run_pipeline(method, path,
             query, request_headers, request_body, client_addr, request_id);
