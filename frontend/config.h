@@ -26,6 +26,7 @@ struct nk_config {
     long worker_threads;
     long db_pool_size; /* DB_POOL_SIZE as used (0 resolved, capped) */
     long db_pool_timeout_ms;
+    long db_pool_queue_max;
     long max_body_bytes;
     long max_header_bytes;
     long request_timeout_ms;

@@ -71,6 +71,7 @@ static long long pool_waiting;
 static long long pool_waits;
 static long long pool_wait_us;
 static long long pool_wait_timeouts;
+static long long pool_rejected;
 static long long reconnects;
 
 /* A thread waiting in db_acquire; lives on that thread's stack. */
@@ -86,6 +87,7 @@ static struct nk_db **pool_free; /* stack of free handles */
 static long pool_nfree;
 static struct waiter *queue_head; /* oldest waiter */
 static struct waiter *queue_tail;
+static long queue_len; /* waiters in the queue */
 
 void
 db_pool_stats(struct db_pool_stats *out)
@@ -97,6 +99,7 @@ db_pool_stats(struct db_pool_stats *out)
     out->waits = __atomic_load_n(&pool_waits, __ATOMIC_RELAXED);
     out->wait_us = __atomic_load_n(&pool_wait_us, __ATOMIC_RELAXED);
     out->wait_timeouts = __atomic_load_n(&pool_wait_timeouts, __ATOMIC_RELAXED);
+    out->rejected = __atomic_load_n(&pool_rejected, __ATOMIC_RELAXED);
     out->reconnects = __atomic_load_n(&reconnects, __ATOMIC_RELAXED);
 }
 
@@ -199,7 +202,7 @@ wait_for_handle(struct waiter *w, long long deadline_ms)
 }
 
 struct nk_db *
-db_acquire(long long deadline_ms)
+db_acquire(long long deadline_ms, long max_waiting)
 {
     struct waiter w = {.handed = NULL, .next = NULL};
     pthread_condattr_t attr;
@@ -212,6 +215,13 @@ db_acquire(long long deadline_ms)
         pthread_mutex_unlock(&pool_lock);
         return db;
     }
+    if (queue_len >= max_waiting) {
+        /* the queue is long enough: shed now rather than queue */
+        pthread_mutex_unlock(&pool_lock);
+        __atomic_add_fetch(&pool_rejected, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    queue_len++;
     /* the condition variable's clock must match wait_for_handle's */
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -227,6 +237,7 @@ db_acquire(long long deadline_ms)
     wait_for_handle(&w, deadline_ms);
     if (w.handed == NULL)
         queue_remove(&w);
+    queue_len--;
     pthread_mutex_unlock(&pool_lock);
     pthread_cond_destroy(&w.cond);
     __atomic_sub_fetch(&pool_waiting, 1, __ATOMIC_RELAXED);

@@ -62,9 +62,10 @@ void db_pool_close(void);
 /*
  * A handle for this thread's exclusive use until db_release, or NULL when
  * none became free by deadline_ms (nk_now_ms clock) or by the shutdown
- * deadline. Waiters are served first come, first served.
+ * deadline, or at once when max_waiting requests wait already. Waiters are
+ * served first come, first served.
  */
-struct nk_db *db_acquire(long long deadline_ms);
+struct nk_db *db_acquire(long long deadline_ms, long max_waiting);
 void db_release(struct nk_db *db);
 
 /*
@@ -80,7 +81,8 @@ void db_result_clear(struct db_result *r);
  * Pool figures for /metrics and /health/ready, read without locks (each is
  * an atomic counter): the pool's size, pooled connections open, pooled
  * handles inside db_call right now, requests waiting for a handle, the
- * waits so far (count, total microseconds, and those that gave up), and
+ * waits so far (count, total microseconds, and those that gave up), the
+ * requests turned away at once because the queue was full, and
  * connections opened again after one was lost or had failed (all handles).
  */
 struct db_pool_stats {
@@ -91,6 +93,7 @@ struct db_pool_stats {
     long long waits;
     long long wait_us;
     long long wait_timeouts;
+    long long rejected;
     long long reconnects;
 };
 void db_pool_stats(struct db_pool_stats *out);

@@ -53,11 +53,16 @@ request_line_check(const struct mg_request_info *ri)
     const char *method = ri->request_method, *target = ri->request_uri;
     const char *version = ri->http_version;
 
+    const char *target_end;
+
     if (method == NULL || target == NULL || version == NULL)
         return NK_FRAMING_REQUEST_LINE;
+    /* civetweb cut the query off the target at its '?' */
+    target_end = ri->query_string != NULL
+                     ? ri->query_string + strlen(ri->query_string)
+                     : target + strlen(target);
     /* http_version points past "HTTP/" */
-    if (target != method + strlen(method) + 1 ||
-        version - 5 != target + strlen(target) + 1)
+    if (target != method + strlen(method) + 1 || version - 5 != target_end + 1)
         return NK_FRAMING_REQUEST_LINE;
     return NK_FRAMING_OK;
 }

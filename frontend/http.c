@@ -91,6 +91,7 @@ static int request_has_body(const struct mg_request_info *ri);
 static void force_close(struct mg_connection *conn);
 static int client_keeps_alive(const struct mg_request_info *ri,
                               struct mg_connection *c);
+static int threads_scarce(void);
 static int send_response(struct request *r, int status,
                          const struct out_header *h, size_t n, const char *body,
                          size_t body_len);
@@ -128,6 +129,15 @@ static void answer_refused(struct mg_connection *conn, int status,
 
 static int inflight; /* requests being answered (atomic) */
 static int draining; /* shutting down: close every connection (atomic) */
+static int open_connections; /* API connections open (atomic) */
+
+/*
+ * Past this share of WORKER_THREADS connections open (in percent), every
+ * response closes its connection: an idle keep-alive connection holds a
+ * worker thread, and under pressure the thread is worth more than the
+ * client's saved handshake.
+ */
+#define KEEP_ALIVE_MAX_LOAD_PERCENT 75
 
 /* Set while force_close() provokes civetweb's close-after-response path. */
 static __thread int closing_trick;
@@ -323,6 +333,15 @@ client_keeps_alive(const struct mg_request_info *ri, struct mg_connection *c)
     return ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0;
 }
 
+/* Whether open connections leave too few worker threads for keep-alive. */
+static int
+threads_scarce(void)
+{
+    long open = __atomic_load_n(&open_connections, __ATOMIC_RELAXED);
+
+    return open * 100 >= g_config.worker_threads * KEEP_ALIVE_MAX_LOAD_PERCENT;
+}
+
 /*
  * Writes the whole response (status line, headers, body) with one mg_write.
  * The head is built here rather than with mg_response_header_*, which
@@ -342,7 +361,8 @@ send_response(struct request *r, int status, const struct out_header *h,
 
     close_after = r->in_error_cb || r->must_close ||
                   (!r->body_consumed && request_has_body(r->ri)) ||
-                  __atomic_load_n(&draining, __ATOMIC_SEQ_CST);
+                  __atomic_load_n(&draining, __ATOMIC_SEQ_CST) ||
+                  threads_scarce();
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
              mg_get_response_code_text(r->conn, status));
     sb_addz(&b, line);
@@ -778,12 +798,14 @@ relay(struct request *r, const struct db_result *res, int ready)
 
 /*
  * A pooled database handle, waiting for one at most DB_POOL_TIMEOUT_MS;
- * NULL when the pool stayed busy that long (or shutdown cut the wait).
+ * NULL when the pool stayed busy that long (or shutdown cut the wait), or
+ * at once when DB_POOL_QUEUE_MAX requests are waiting already.
  */
 static struct nk_db *
 acquire_db(void)
 {
-    return db_acquire(nk_now_ms() + g_config.db_pool_timeout_ms);
+    return db_acquire(nk_now_ms() + g_config.db_pool_timeout_ms,
+                      g_config.db_pool_queue_max);
 }
 
 /*
@@ -1011,6 +1033,11 @@ dispatch(struct request *r)
     r->instance = r->path;
     if (strcmp(r->path, "/health") == 0)
         return handle_health(r);
+    if (strcmp(r->path, "/health/ready") == 0 && http_draining()) {
+        snprintf(r->route, sizeof(r->route), "%s", "/health/ready");
+        return send_problem(r, 503, "shutting_down",
+                            "This server is shutting down; use another.");
+    }
     if (strcmp(r->path, "/health/ready") == 0)
         return handle_forward(r, 1);
     if (strncmp(r->path, "/api/", 5) == 0)
@@ -1067,6 +1094,7 @@ http_begin_request(struct mg_connection *conn)
     int status;
 
     __atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+    transport_head_end();
     request_init(&r, conn);
     r.peer_trusted = client_address(r.ri, r.client, sizeof(r.client));
     if (client_request_id(r.ri, r.peer_trusted, r.id) != 0)
@@ -1091,6 +1119,18 @@ int
 http_inflight(void)
 {
     return __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
+}
+
+int
+http_open_connections(void)
+{
+    return __atomic_load_n(&open_connections, __ATOMIC_SEQ_CST);
+}
+
+int
+http_draining(void)
+{
+    return __atomic_load_n(&draining, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -1245,6 +1285,7 @@ http_error(struct mg_connection *conn, int status, const char *msg)
     log_str(&l, "msg", msg);
     log_end(&l);
     civetweb_refusal(&r, status, msg, &answer, &code, &detail);
+    transport_head_end();
     answer_refused(conn, answer, code, detail);
     return 0;
 }
@@ -1257,6 +1298,7 @@ http_connection_open(const struct mg_connection *conn, void **conn_data)
     conn_state.head_started_ms = nk_now_ms();
     conn_state.answered = 0;
     conn_state.requests = 0;
+    __atomic_add_fetch(&open_connections, 1, __ATOMIC_SEQ_CST);
     transport_head_begin();
     return 0;
 }
@@ -1280,6 +1322,8 @@ http_connection_close(const struct mg_connection *conn)
                            "The request target names another server.");
     }
     conn_state.answered = 0;
+    transport_head_end();
+    __atomic_sub_fetch(&open_connections, 1, __ATOMIC_SEQ_CST);
 }
 
 int

@@ -23,7 +23,10 @@ struct mg_context;
  * requests being answered right now.
  */
 void http_set_draining(void);
+int http_draining(void);
 int http_inflight(void);
+/* API connections open right now (metrics, and the keep-alive policy). */
+int http_open_connections(void);
 
 /* civetweb begin_request: answers every request (nothing is left to
  * civetweb, so nothing is ever served from disk). Returns the status. */

@@ -3,12 +3,14 @@
  *
  * Signal handling: SIGTERM, SIGINT are blocked in the main thread before
  * civetweb starts its threads, so every worker inherits the blocked mask;
- * the main thread then waits for them with sigwait(2). Shutdown: responses
- * start closing their connections, in-flight requests may finish until
+ * the main thread then waits for them with sigwait(2). Shutdown (the
+ * drain, stop_server): the API port stops taking connections at once,
+ * /health/ready answers 503 shutting_down, responses close their
+ * connections, requests in flight or arriving may finish until
  * SHUTDOWN_GRACE_MS (database waits are cut at that deadline), then mg_stop
- * closes the listener and idle connections (it must come last: it drops
- * responses not yet written), the metrics listener (metrics.c) is stopped,
- * the pool's database connections are closed, and the process exits 0.
+ * closes the idle connections (it must come last: it drops responses not
+ * yet written), the metrics listener (metrics.c) is stopped, the pool's
+ * database connections are closed, and the process exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <civetweb.h>
 #include <libpq-fe.h>
@@ -29,10 +35,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "sd_notify.h"
+#include "transport.h"
 
 static int run(void);
 static void *stop_thread(void *arg);
 static int stop_server(struct mg_context *ctx);
+static int stop_listening(long port);
 
 /* Set by stop_thread when mg_stop has returned. */
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -87,20 +95,74 @@ stop_thread(void *arg)
 }
 
 /*
- * Lets in-flight requests finish (until the grace deadline, when database
- * waits are cut short), then stops civetweb. Returns 1 if it stopped.
+ * Stops taking connections on the API port at once: civetweb has no call
+ * for it short of mg_stop, which also drops requests being answered. Its
+ * listening socket is found by port, shut down (the kernel refuses new
+ * connections from then on, and resets those it had queued but civetweb
+ * had not accepted), and replaced under the same descriptor by a pipe that
+ * never becomes readable, so civetweb's accept loop sleeps until mg_stop
+ * closes it. Returns how many listening sockets were closed.
+ */
+static int
+stop_listening(long port)
+{
+    int fd, max_fd = (int)sysconf(_SC_OPEN_MAX), closed = 0, idle[2];
+
+    if (pipe(idle) != 0)
+        return 0;
+    for (fd = 0; fd < max_fd && fd < 65536; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss), ilen = sizeof(int);
+        int listening = 0;
+        long bound;
+
+        if (fd == idle[0] || fd == idle[1] ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 ||
+            !listening || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+            continue;
+        if (ss.ss_family == AF_INET)
+            bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        else
+            continue;
+        if (bound != port)
+            continue;
+        shutdown(fd, SHUT_RDWR);
+        if (dup2(idle[0], fd) >= 0)
+            closed++;
+    }
+    close(idle[0]);
+    /* idle[1] stays open: the pipe must never report end of file */
+    return closed;
+}
+
+/*
+ * The drain: readiness reports "shutting down" and every response closes
+ * its connection, no new connection is taken, requests being answered or
+ * whose head is arriving may finish until the grace deadline (database
+ * waits are cut short there), then civetweb stops, closing the idle
+ * keep-alive connections. Returns 1 if it stopped.
  */
 static int
 stop_server(struct mg_context *ctx)
 {
     long long deadline = nk_now_ms() + g_config.shutdown_grace_ms;
     struct timespec until, nap = {0, 10 * 1000 * 1000};
+    struct nk_log l;
     pthread_t t;
-    int done;
+    int done, closed;
 
     http_set_draining();
     db_set_shutdown_deadline(deadline);
-    while (http_inflight() > 0 && nk_now_ms() < deadline)
+    closed = stop_listening(g_config.listen_port);
+    log_begin(&l, NK_INFO, "draining");
+    log_int(&l, "listeners_closed", closed);
+    log_int(&l, "in_flight", http_inflight());
+    log_int(&l, "connections_open", http_open_connections());
+    log_end(&l);
+    while ((http_inflight() > 0 || transport_heads_arriving() > 0) &&
+           nk_now_ms() < deadline)
         nanosleep(&nap, NULL);
     if (pthread_create(&t, NULL, stop_thread, ctx) != 0) {
         mg_stop(ctx);

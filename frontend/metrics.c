@@ -241,6 +241,14 @@ render_frontend(FILE *f, int db_up)
             "right now.\n"
             "# TYPE namaskah_http_requests_in_flight gauge\n"
             "namaskah_http_requests_in_flight %d\n"
+            "# HELP namaskah_http_connections_open Client connections open "
+            "on the API listener, each holding a worker thread.\n"
+            "# TYPE namaskah_http_connections_open gauge\n"
+            "namaskah_http_connections_open %d\n"
+            "# HELP namaskah_http_worker_threads Worker threads of the API "
+            "listener (WORKER_THREADS).\n"
+            "# TYPE namaskah_http_worker_threads gauge\n"
+            "namaskah_http_worker_threads %ld\n"
             "# HELP namaskah_db_connections Pooled database connections: open, "
             "and busy inside a call.\n"
             "# TYPE namaskah_db_connections gauge\n"
@@ -266,6 +274,10 @@ render_frontend(FILE *f, int db_up)
             "server_busy because no connection became free in time.\n"
             "# TYPE namaskah_db_pool_timeouts_total counter\n"
             "namaskah_db_pool_timeouts_total %lld\n"
+            "# HELP namaskah_db_pool_rejected_total Requests answered 503 "
+            "server_busy at once because DB_POOL_QUEUE_MAX were waiting.\n"
+            "# TYPE namaskah_db_pool_rejected_total counter\n"
+            "namaskah_db_pool_rejected_total %lld\n"
             "# HELP namaskah_db_reconnects_total Database connections opened "
             "again after one was lost or an attempt failed.\n"
             "# TYPE namaskah_db_reconnects_total counter\n"
@@ -277,9 +289,10 @@ render_frontend(FILE *f, int db_up)
             "# HELP namaskah_build_info The frontend's version; always 1.\n"
             "# TYPE namaskah_build_info gauge\n"
             "namaskah_build_info{version=\"%s\",civetweb=",
-            http_inflight(), ps.open, ps.busy, ps.size, ps.waiting, ps.waits,
-            (double)ps.wait_us / 1e6, ps.wait_timeouts, ps.reconnects, db_up,
-            NK_FRONTEND_VERSION);
+            http_inflight(), http_open_connections(), g_config.worker_threads,
+            ps.open, ps.busy, ps.size, ps.waiting, ps.waits,
+            (double)ps.wait_us / 1e6, ps.wait_timeouts, ps.rejected,
+            ps.reconnects, db_up, NK_FRONTEND_VERSION);
     label_value(f, mg_version());
     fprintf(f, ",libpq=\"%d\"} 1\n", PQlibVersion());
 }

@@ -16,9 +16,10 @@
  * set a deadline is affected, and only while http.c reads a body (libpq,
  * whose reads pass through here too, never runs on a thread meanwhile).
  *
- * It also counts what the thread reads while civetweb waits for a request
- * head, so that a head civetweb gave up on can be told too large (431)
- * from malformed (400): civetweb reports both alike.
+ * It also follows what the thread reads while civetweb waits for a request
+ * head: how much (so that a head civetweb gave up on can be told too large,
+ * 431, from malformed, 400: civetweb reports both alike), and whether one
+ * has begun to arrive (a drain lets it finish).
  */
 #include "transport.h"
 
@@ -34,6 +35,8 @@ ssize_t recv(int fd, void *buf, size_t len, int flags);
 static __thread long long read_deadline_ms; /* 0: none */
 static __thread int deadline_hit;
 static __thread long long head_bytes;
+static __thread int in_head_phase;
+static int heads_arriving; /* atomic */
 
 void
 transport_set_deadline(long long deadline_ms)
@@ -57,6 +60,16 @@ transport_deadline_hit(void)
 void
 transport_head_begin(void)
 {
+    transport_head_end();
+    in_head_phase = 1;
+}
+
+void
+transport_head_end(void)
+{
+    if (in_head_phase && head_bytes > 0)
+        __atomic_sub_fetch(&heads_arriving, 1, __ATOMIC_SEQ_CST);
+    in_head_phase = 0;
     head_bytes = 0;
 }
 
@@ -64,6 +77,12 @@ long long
 transport_head_bytes(void)
 {
     return head_bytes;
+}
+
+int
+transport_heads_arriving(void)
+{
+    return __atomic_load_n(&heads_arriving, __ATOMIC_SEQ_CST);
 }
 
 /* Waits until fd is readable or the thread's deadline passes: 0 or -1. */
@@ -96,7 +115,10 @@ recv(int fd, void *buf, size_t len, int flags)
         return -1;
     }
     n = recvfrom(fd, buf, len, flags, NULL, NULL);
-    if (n > 0)
+    if (n > 0 && in_head_phase) {
+        if (head_bytes == 0)
+            __atomic_add_fetch(&heads_arriving, 1, __ATOMIC_SEQ_CST);
         head_bytes += n;
+    }
     return n;
 }

@@ -15,10 +15,21 @@ void transport_clear_deadline(void);
 int transport_deadline_hit(void);
 
 /*
- * Bytes this thread has read from its client since transport_head_begin:
- * how much of a request head civetweb received before it gave up on it.
+ * The head phase of this thread's connection: from transport_head_begin
+ * (a new connection, or a response finished) to transport_head_end (the
+ * head was handed over, refused, or the connection closes), civetweb is
+ * reading a request head. transport_head_bytes is what it has read of it
+ * (how much of a head civetweb received before giving up on it).
  */
 void transport_head_begin(void);
+void transport_head_end(void);
 long long transport_head_bytes(void);
+
+/*
+ * Connections whose next request head has begun to arrive but is not yet
+ * handed over (all threads): what a drain waits for besides the requests
+ * in flight.
+ */
+int transport_heads_arriving(void);
 
 #endif
