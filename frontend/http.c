@@ -41,6 +41,7 @@
 #include "metrics.h"
 #include "nk_json.h"
 #include "transport.h"
+#include "worker.h"
 #include "nk_sanitize.h"
 
 /* A growable byte buffer; `failed` is set (and sticks) when out of memory. */
@@ -1324,6 +1325,7 @@ http_connection_close(const struct mg_connection *conn)
     conn_state.answered = 0;
     transport_head_end();
     __atomic_sub_fetch(&open_connections, 1, __ATOMIC_SEQ_CST);
+    worker_trim_stack();
 }
 
 int

@@ -153,9 +153,10 @@ stop_server(struct mg_context *ctx)
     pthread_t t;
     int done, closed;
 
+    /* first the port, so no client reconnects after a closing response */
+    closed = stop_listening(g_config.listen_port);
     http_set_draining();
     db_set_shutdown_deadline(deadline);
-    closed = stop_listening(g_config.listen_port);
     log_begin(&l, NK_INFO, "draining");
     log_int(&l, "listeners_closed", closed);
     log_int(&l, "in_flight", http_inflight());

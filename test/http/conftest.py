@@ -218,6 +218,8 @@ class Instance:
         if os.environ.get("ASAN_OPTIONS"):
             env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
         env.update(extra_env or {})
+        # a value of None: the setting's own default
+        env = {k: v for k, v in env.items() if v is not None}
         self.out = open(self.log.path, "wb")
         self.proc = subprocess.Popen([binary], env=env, stdout=self.out,
                                      stderr=subprocess.STDOUT)

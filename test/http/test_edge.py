@@ -6,14 +6,17 @@ edge"): it failed on the code of that time and passes now. Raw sockets are
 used wherever a client library would normalise what is being tested.
 """
 import json
+import subprocess
+import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import free_port, psql, raw_http
+from conftest import psql
 
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 API_PATH = "/api/frontend-test/probe"
@@ -340,3 +343,197 @@ def test_a_slow_head_is_cut_at_its_deadline_with_408(instance, db):
     recs = inst.log.wait_for(0, lambda r: r.get("status") == 408)
     assert [r["status"] for r in recs
             if r.get("event") == "request" and r["route"] != "/health"] == [408]
+
+
+# ---- 5. the drain ---------------------------------------------------------------
+
+class BusyClient(threading.Thread):
+    """Sends requests one after another on keep-alive connections, opening a
+    new one whenever the server closes the last, until a connection is
+    refused. Records every request written and whether it was answered."""
+
+    def __init__(self, port, path):
+        super().__init__(daemon=True)
+        self.port, self.path = port, path
+        self.sent = self.answered = self.refused = 0
+        self.unanswered = []
+
+    def run(self):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            except OSError:
+                self.refused += 1
+                return
+            try:
+                if not self.serve(s):
+                    continue
+            finally:
+                s.close()
+
+    def serve(self, s):
+        """Requests on one connection until it is closed; False to reconnect."""
+        while True:
+            try:
+                s.sendall(b"GET " + self.path.encode() + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            except OSError:
+                return False  # closed before this request was written
+            self.sent += 1
+            buf = b""
+            try:
+                while b"\r\n\r\n" not in buf:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                head, _, body = buf.partition(b"\r\n\r\n")
+                n = int(dict(line.split(": ", 1) for line in
+                             head.decode().split("\r\n")[1:]).get("Content-Length", "0"))
+                while len(body) < n:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+            except (OSError, ValueError) as e:
+                self.unanswered.append(repr(e))
+                return False
+            if not head.startswith(b"HTTP/1.1 ") or len(body) < n:
+                self.unanswered.append(f"no answer ({len(buf)} bytes)")
+                return False
+            self.answered += 1
+            if b"Connection: close" in head:
+                return False
+
+
+def test_sigterm_under_load_answers_every_accepted_request(instance):
+    inst = instance({"WORKER_THREADS": "64", "SHUTDOWN_GRACE_MS": "5000"})
+    clients = [BusyClient(inst.port, API_PATH) for _ in range(32)]
+    for c in clients:
+        c.start()
+    time.sleep(1.5)
+    t0 = time.time()
+    inst.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    # the port refuses new connections at once
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", inst.port), timeout=2).close()
+    rc = inst.proc.wait(10)
+    stopped = time.time() - t0
+    for c in clients:
+        c.join(15)
+    assert rc == 0 and stopped < 5.0, (rc, stopped)
+    unanswered = [u for c in clients for u in c.unanswered]
+    assert unanswered == [], f"{len(unanswered)} accepted requests had no answer: {unanswered[:5]}"
+    assert sum(c.answered for c in clients) > 32
+    assert all(c.refused == 1 for c in clients)
+    events = [r.get("event") for r in inst.log.records_since(0)]
+    assert "draining" in events and events[-1] == "stopped"
+
+
+def test_readiness_reports_draining(instance):
+    inst = instance({"SHUTDOWN_GRACE_MS": "3000"})
+    # a request in flight keeps the drain open: its body is still missing
+    s = socket.create_connection(("127.0.0.1", inst.port), timeout=10)
+    s.sendall(b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{")
+    k = socket.create_connection(("127.0.0.1", inst.port), timeout=10)
+    k.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert k.recv(65536).startswith(b"HTTP/1.1 200")
+    time.sleep(0.2)
+    inst.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    # an open keep-alive connection still gets answers, now closing ones
+    k.sendall(b"GET /health/ready HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = responses(read_from(k))
+    assert [g[0] for g in got] == [503]
+    assert got[0][1]["connection"] == "close"
+    assert json.loads(got[0][2])["code"] == "shutting_down"
+    s.sendall(b"}")
+    got = responses(read_from(s))
+    assert [g[0] for g in got] == [404]
+    assert inst.proc.wait(10) == 0
+
+
+def read_from(s, timeout=5.0):
+    s.settimeout(timeout)
+    buf = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return buf
+
+
+# ---- 6. many, idle and slow clients do not starve the others --------------------
+# Quick, bounded versions of the figures test/bench/edge_bench.sh reports, with
+# namaskahd's default WORKER_THREADS; the bounds here tell service from
+# starvation (seconds), they are no speed target.
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def probe(port, seconds, *paths, interval=0.1):
+    """Runs edge_probe.py; returns {path: {n, ok, p50_ms, p99_ms, max_ms}}."""
+    out = subprocess.run(["/usr/bin/python3", str(BENCH / "edge_probe.py"), str(port),
+                          str(seconds), str(interval), "5", *paths],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True)
+    res = {}
+    for line in out.stdout.splitlines():
+        path, *kv = line.split()
+        res[path] = {k: float(v) for k, v in (x.split("=") for x in kv)}
+    return res
+
+
+def in_background(args, seconds):
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_512_keep_alive_clients_each_get_an_answer(instance):
+    inst = instance({"WORKER_THREADS": None, "LOG_LEVEL": "warn"})
+    crowd = in_background(["/usr/bin/python3", str(BENCH / "edge_clients.py"), str(inst.port),
+                           "512", "4", API_PATH], 4)
+    time.sleep(0.5)
+    health = probe(inst.port, 3, "/health")["/health"]
+    out = crowd.communicate(timeout=60)[0]
+    figures = dict(x.split("=", 1) for x in out.split())
+    assert figures["answered"] == "512", out
+    assert float(figures["first_max_ms"]) < 5000, out
+    assert figures["errors"] == "0", out
+    assert set(s.split(":")[0] for s in figures["statuses"].split(",")) <= {"404", "503"}, out
+    assert health["ok"] == health["n"] and health["max_ms"] < 2000, health
+
+
+def test_idle_connections_do_not_hold_back_a_new_client(instance):
+    inst = instance({"WORKER_THREADS": None})
+    idle = [socket.create_connection(("127.0.0.1", inst.port)) for _ in range(200)]
+    try:
+        got = probe(inst.port, 2, "/health", API_PATH)
+    finally:
+        for s in idle:
+            s.close()
+    for path, res in got.items():
+        assert res["ok"] == res["n"] and res["max_ms"] < 2000, (path, res)
+
+
+@pytest.mark.parametrize("mode", ["-H", "-B"], ids=["slow_headers", "slow_body"])
+def test_slow_clients_do_not_hold_back_the_others(instance, mode):
+    inst = instance({"WORKER_THREADS": None, "REQUEST_TIMEOUT_MS": "3000",
+                     "LOG_LEVEL": "warn"})
+    attack = subprocess.Popen(
+        ["slowhttptest", mode, "-c", "400", "-i", "1", "-r", "400", "-x", "8", "-p", "3",
+         "-l", "8", "-s", "100000", "-u", f"http://127.0.0.1:{inst.port}{API_PATH}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        got = probe(inst.port, 4, "/health", API_PATH)
+    finally:
+        attack.kill()
+        attack.wait()
+    for path, res in got.items():
+        assert res["ok"] == res["n"] and res["max_ms"] < 2000, (path, res)
