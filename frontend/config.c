@@ -106,14 +106,19 @@ static const struct setting settings[] = {
     {"MAX_BODY_BYTES", "1048576", v_long, 0, 268435456, OFF(max_body_bytes), 0,
      "Largest request body accepted; larger bodies get 413."},
     {"MAX_HEADER_BYTES", "16384", v_long, 1024, 1048576, OFF(max_header_bytes),
-     0, "Largest request line plus headers (civetweb max_request_size)."},
+     0,
+     "Largest request line plus headers; a larger head, or one of more than "
+     "63 header fields, gets 431."},
     {"REQUEST_TIMEOUT_MS", "10000", v_long, 100, 3600000,
      OFF(request_timeout_ms), 0,
-     "Socket timeout of a request, and the longest wait for the database's "
-     "answer (then the query is cancelled and 503 is returned)."},
+     "Deadline for a request's head (from the connection's start) and for "
+     "its body (from the end of the head): 408 after it. Also the longest "
+     "wait for the database's answer (then the query is cancelled and 503 "
+     "is returned)."},
     {"KEEP_ALIVE_TIMEOUT_MS", "5000", v_long, 0, 3600000,
      OFF(keep_alive_timeout_ms), 0,
-     "How long an idle keep-alive connection is kept open."},
+     "How long an idle keep-alive connection is kept open (and the deadline "
+     "of a later request's head on it)."},
     {"DB_CONNECT_TIMEOUT_S", "2", v_long, 1, 600, OFF(db_connect_timeout_s), 0,
      "libpq connect_timeout for each database connection attempt."},
     {"DB_RETRY_INTERVAL_MS", "250", v_long, 0, 60000, OFF(db_retry_interval_ms),
@@ -127,7 +132,8 @@ static const struct setting settings[] = {
     {"LOG_LEVEL", "info", v_log_level, 0, 0, 0, 0,
      "Least level logged: debug, info, warn or error."},
     {"SHUTDOWN_GRACE_MS", "10000", v_long, 0, 600000, OFF(shutdown_grace_ms), 0,
-     "On SIGTERM/SIGINT, how long in-flight requests may still run."},
+     "On SIGTERM/SIGINT the port stops taking connections at once; how long "
+     "in-flight requests may still run."},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

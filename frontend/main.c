@@ -13,6 +13,7 @@
  * database connections are closed, and the process exits 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static int run(void);
 static void *stop_thread(void *arg);
 static int stop_server(struct mg_context *ctx);
 static int stop_listening(long port);
+static void limit_malloc_arenas(void);
 
 /* Set by stop_thread when mg_stop has returned. */
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -183,6 +185,21 @@ stop_server(struct mg_context *ctx)
     return done;
 }
 
+/*
+ * glibc gives threads up to eight malloc arenas per CPU, and with a thousand
+ * worker threads each arena keeps its own freed memory: after 1000 slow
+ * bodies namaskahd held 77 MB with the default, 55 MB with two arenas per
+ * CPU (edge_bench, slow_body), at no measurable cost in throughput on the
+ * database-bound request path.
+ */
+static void
+limit_malloc_arenas(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    mallopt(M_ARENA_MAX, (int)(cpus > 0 ? 2 * cpus : 2));
+}
+
 static int
 run(void)
 {
@@ -226,6 +243,7 @@ run(void)
                              "no",
                              NULL};
 
+    limit_malloc_arenas();
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);

@@ -856,6 +856,33 @@ def test_pool_timeout_sheds_load_with_503(instance):
     assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
 
 
+def test_a_full_pool_queue_sheds_at_once_with_503(instance):
+    inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "8", "DB_POOL_QUEUE_MAX": "1",
+                     "DB_POOL_TIMEOUT_MS": "10000", "REQUEST_TIMEOUT_MS": "10000"})
+    assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
+    lock = RoutesLocked()
+    results = {}
+    try:
+        first = get_in_thread(inst.url + API_PATH, results, "first")
+        wait_sql(blocked_on_routes(), "1")
+        queued = get_in_thread(inst.url + API_PATH, results, "queued")
+        time.sleep(0.3)
+        t0 = time.time()
+        r = requests.get(inst.url + API_PATH, timeout=10)
+        elapsed = time.time() - t0
+    finally:
+        lock.release()
+    check_problem(r, 503, "server_busy")
+    assert r.headers["Retry-After"] == "1"
+    assert elapsed < 1.0, elapsed  # at once, not after DB_POOL_TIMEOUT_MS
+    first.join(30)
+    queued.join(30)
+    assert results == {"first": 404, "queued": 404}, results
+    m = parse_metrics(requests.get(inst.metrics_url + "/metrics", timeout=10).text)
+    assert metric(m, "namaskah_db_pool_rejected_total") == 1
+    assert metric(m, "namaskah_db_pool_timeouts_total") == 0
+
+
 # ---- database outage: keep LAST -------------------------------------------
 
 def test_zz_database_down_gives_fast_503_then_recovers(base_url, db):
