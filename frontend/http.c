@@ -5,10 +5,12 @@
  * everything" callback, so civetweb itself never serves a file). From there:
  *   1. request id and effective client address (client.c);
  *   2. the path is percent-decoded here (civetweb runs with decode_url=no so
- *      that %00 is seen, not silently cut) and, with the query, checked to be
- *      UTF-8 without NUL, else 400 invalid_encoding (under /api/ still
- *      reported to the database for its audit record, see
- *      answer_transport_error; likewise 413 and invalid headers or body);
+ *      that %00 is seen, not silently cut); the head's framing is checked
+ *      (head.c: an ambiguous head is 400/431 and closes the connection);
+ *      the path and query must be UTF-8 without NUL, else 400
+ *      invalid_encoding (under /api/ still reported to the database for its
+ *      audit record, see answer_transport_error; likewise 408, 413,
+ *      invalid headers or body, and calls whose transaction failed);
  *   3. dispatch on the decoded path: /health (no database), /health/ready and
  *      /api/... (one call of namaskah.handle_request, db.c), else 404;
  *   4. for a database call: headers to JSON (each value checked), the body
@@ -17,6 +19,10 @@
  *      header it supplies;
  *   5. every response gets the security headers and X-Request-Id, one
  *      access-log line is written and the request is counted (metrics.c).
+ * Requests civetweb refuses itself reach http_error, and those it would
+ * close on without a word ("OPTIONS *", absolute-form targets for another
+ * server) http_connection_close: both are answered, logged and audited
+ * like the rest (answer_refused).
  * Client headers named x-namaskah-* (but the webhook signature pair) are
  * never forwarded: that prefix is namaskahd's channel to the database.
  * A response that leaves part of a request body unread closes the
@@ -40,9 +46,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "nk_json.h"
+#include "nk_sanitize.h"
 #include "transport.h"
 #include "worker.h"
-#include "nk_sanitize.h"
 
 /* A growable byte buffer; `failed` is set (and sticks) when out of memory. */
 struct sbuf {
@@ -121,9 +127,10 @@ static void request_init(struct request *r, struct mg_connection *conn);
 static int method_refused_by_civetweb(const char *method);
 static int head_timed_out(void);
 static void answer_options_asterisk(struct mg_connection *conn);
-static void civetweb_refusal(const struct request *r, int status,
+static void civetweb_refusal(const struct mg_request_info *ri, int status,
                              const char *msg, int *out_status,
                              const char **code, const char **detail);
+static void request_init_outside(struct request *r, struct mg_connection *conn);
 static void target_path(const char *target, char *out, size_t out_size);
 static void answer_refused(struct mg_connection *conn, int status,
                            const char *code, const char *detail);
@@ -1149,6 +1156,21 @@ head_timed_out(void)
            limit - HEAD_DEADLINE_SLACK_MS;
 }
 
+/*
+ * A request civetweb answers for or closes on (it never reached
+ * http_begin_request): it may be only partly parsed, so no header of it is
+ * believed (the peer's address, a new request id).
+ */
+static void
+request_init_outside(struct request *r, struct mg_connection *conn)
+{
+    request_init(r, conn);
+    r->in_error_cb = 1;
+    snprintf(r->client, sizeof(r->client), "%s", r->ri->remote_addr);
+    if (client_request_id(r->ri, 0, r->id) != 0)
+        snprintf(r->id, sizeof(r->id), "%s", "no-random-id");
+}
+
 /* "OPTIONS *" asks what the server can do: the methods the API uses. */
 static void
 answer_options_asterisk(struct mg_connection *conn)
@@ -1157,11 +1179,7 @@ answer_options_asterisk(struct mg_connection *conn)
                                     "OPTIONS"};
     struct request r;
 
-    request_init(&r, conn);
-    r.in_error_cb = 1;
-    snprintf(r.client, sizeof(r.client), "%s", r.ri->remote_addr);
-    if (client_request_id(r.ri, 0, r.id) != 0)
-        snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
+    request_init_outside(&r, conn);
     snprintf(r.route, sizeof(r.route), "%s", "*");
     send_response(&r, 200, &h, 1, "", 0);
     finish_request(&r);
@@ -1173,12 +1191,12 @@ answer_options_asterisk(struct mg_connection *conn)
  * the request) becomes: its status mapped onto the problem vocabulary.
  */
 static void
-civetweb_refusal(const struct request *r, int status, const char *msg,
+civetweb_refusal(const struct mg_request_info *ri, int status, const char *msg,
                  int *out_status, const char **code, const char **detail)
 {
     *out_status = status;
     *detail = "The request could not be processed.";
-    if (status == 400 && method_refused_by_civetweb(r->ri->request_method)) {
+    if (status == 400 && method_refused_by_civetweb(ri->request_method)) {
         /* e.g. TRACE: answered like the pipeline answers unknown methods */
         *out_status = 501;
         *code = "method_not_implemented";
@@ -1247,12 +1265,7 @@ answer_refused(struct mg_connection *conn, int status, const char *code,
     struct request r;
     char target[256];
 
-    request_init(&r, conn);
-    r.in_error_cb = 1;
-    /* the request may be only partly parsed: believe no header of it */
-    snprintf(r.client, sizeof(r.client), "%s", r.ri->remote_addr);
-    if (client_request_id(r.ri, 0, r.id) != 0)
-        snprintf(r.id, sizeof(r.id), "%s", "no-random-id");
+    request_init_outside(&r, conn);
     target_path(r.ri->request_uri, target, sizeof(target));
     r.instance = target;
     r.path = target;
@@ -1273,19 +1286,18 @@ answer_refused(struct mg_connection *conn, int status, const char *code,
 int
 http_error(struct mg_connection *conn, int status, const char *msg)
 {
-    struct request r;
     struct nk_log l;
     const char *code, *detail;
     int answer;
 
     if (closing_trick)
         return 1; /* see force_close() */
-    request_init(&r, conn);
     log_begin(&l, NK_DEBUG, "http_error");
     log_int(&l, "status", status);
     log_str(&l, "msg", msg);
     log_end(&l);
-    civetweb_refusal(&r, status, msg, &answer, &code, &detail);
+    civetweb_refusal(mg_get_request_info(conn), status, msg, &answer, &code,
+                     &detail);
     transport_head_end();
     answer_refused(conn, answer, code, detail);
     return 0;

@@ -43,6 +43,10 @@ static void *stop_thread(void *arg);
 static int stop_server(struct mg_context *ctx);
 static int stop_listening(long port);
 static void limit_malloc_arenas(void);
+static int wait_for_signal(const sigset_t *set);
+
+/* How often freed heap memory goes back to the kernel (wait_for_signal). */
+#define MALLOC_TRIM_INTERVAL_S 10
 
 /* Set by stop_thread when mg_stop has returned. */
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -200,6 +204,28 @@ limit_malloc_arenas(void)
     mallopt(M_ARENA_MAX, (int)(cpus > 0 ? 2 * cpus : 2));
 }
 
+/*
+ * Waits for SIGTERM or SIGINT and returns it. Meanwhile, every
+ * MALLOC_TRIM_INTERVAL_S, hands the heap memory that worker threads freed
+ * back to the kernel: after a burst of slow or many clients their buffers
+ * are free but glibc keeps them (67 MB after 1000 slow bodies, against 59
+ * MB at rest, edge_bench); a trim walks a few megabytes of heap.
+ */
+static int
+wait_for_signal(const sigset_t *set)
+{
+    struct timespec interval = {MALLOC_TRIM_INTERVAL_S, 0};
+    int sig;
+
+    for (;;) {
+        sig = sigtimedwait(set, NULL, &interval);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            malloc_trim(0);
+    }
+}
+
 static int
 run(void)
 {
@@ -290,8 +316,7 @@ run(void)
     /* systemd (Type=notify): ready once the listener accepts */
     nk_sd_notify("READY=1");
 
-    while (sigwait(&set, &sig) != 0)
-        ;
+    sig = wait_for_signal(&set);
     nk_sd_notify("STOPPING=1");
     log_begin(&l, NK_INFO, "stopping");
     log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -3,7 +3,8 @@
 #
 # Runs namaskahd (the -O2 build) twice side by side on one database: with
 # its defaults, and as the peer, with the connection model 2.4.0 shipped
-# before the edge work (WORKER_THREADS=32), so every figure has its
+# before the edge work (the same binary with the 32 worker threads of
+# before: WORKER_THREADS=32), so every figure has its
 # reference from the same run. For each:
 #   keepalive512  512 keep-alive clients at once (test/bench/edge_clients.py,
 #                 EDGE_SECONDS): time to each connection's first answer, and

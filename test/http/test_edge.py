@@ -340,6 +340,8 @@ def test_a_slow_head_is_cut_at_its_deadline_with_408(instance, db):
     assert elapsed < 3.5, elapsed
     doc = json.loads(got[0][2])
     assert doc["code"] == "request_timeout"
+    # a head that never completed names no target: audited all the same
+    assert audit_rows(doc["request_id"]) == "unmatched|408|request_timeout"
     recs = inst.log.wait_for(0, lambda r: r.get("status") == 408)
     assert [r["status"] for r in recs
             if r.get("event") == "request" and r["route"] != "/health"] == [408]
