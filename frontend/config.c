@@ -85,7 +85,7 @@ static const struct setting settings[] = {
     {"METRICS_TOKEN", "", v_metrics_token, 0, 0, 0, 1,
      "When set, /metrics requires the header \"Authorization: Bearer "
      "<token>\" (at least 16 characters). Empty: no token."},
-    {"WORKER_THREADS", "1536", v_long, 1, 16384, OFF(worker_threads), 0,
+    {"WORKER_THREADS", "1280", v_long, 1, 16384, OFF(worker_threads), 0,
      "HTTP worker threads: how many client connections are open at once (a "
      "connection holds its thread from accept to close; ~20 KB each). Past "
      "three quarters of them in use, responses close their connections. "

@@ -208,8 +208,8 @@ limit_malloc_arenas(void)
  * Waits for SIGTERM or SIGINT and returns it. Meanwhile, every
  * MALLOC_TRIM_INTERVAL_S, hands the heap memory that worker threads freed
  * back to the kernel: after a burst of slow or many clients their buffers
- * are free but glibc keeps them (67 MB after 1000 slow bodies, against 59
- * MB at rest, edge_bench); a trim walks a few megabytes of heap.
+ * are free, but glibc keeps them in its arenas; a trim walks a few
+ * megabytes of heap.
  */
 static int
 wait_for_signal(const sigset_t *set)

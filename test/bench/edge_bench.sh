@@ -135,7 +135,7 @@ soak() {
 
 for config in defaults peer; do
     if [ $config = defaults ]; then
-        echo "namaskahd with its defaults (WORKER_THREADS=$("$top/frontend/namaskahd" --help | sed -n 's/^ *WORKER_THREADS (default "\([0-9]*\)").*/\1/p'))"
+        echo "namaskahd with its defaults (WORKER_THREADS=${WORKER_THREADS:-$("$top/frontend/namaskahd" --help | sed -n 's/^ *WORKER_THREADS (default "\([0-9]*\)").*/\1/p')})"
         start defaults || exit 0
     else
         echo "peer: the connection model before the edge work (WORKER_THREADS=32)"
