@@ -1172,6 +1172,8 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
     pol.leeway = config.leeway;
     pol.issuer = config.issuer[0] ? config.issuer : NULL;
     pol.audience = config.audience[0] ? config.audience : NULL;
+    /* no token outlives the lifetime this service issues (jwt_issue) */
+    pol.max_lifetime = (double)config.expire_minutes * 60;
 
     if (token == NULL) {
         memset(&res, 0, sizeof(res));

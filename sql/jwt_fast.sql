@@ -4,6 +4,8 @@
 -- revocation sets held in memory fall back to index probes past their size
 -- cap, and both TABLE functions answer one row wherever they are called.
 -- One rolled-back transaction; keys and revocations of others are hidden.
+-- Verified at 2096-10-02 (tokens expire at 4000000000, 2096-10-02 07:06:40,
+-- within the 480-minute lifetime the verifier allows).
 \set ON_ERROR_ROLLBACK on
 BEGIN;
 SET LOCAL timezone = 'UTC';
@@ -38,23 +40,23 @@ INSERT INTO payloads VALUES
  (12, '{"exp":4000000000,"sub":"u12","role":"' || repeat('r', 32) || '"}');
 SELECT n, v.valid, v.reason, v.claims::text = p AS exact_text,
        v.claims::jsonb = p::jsonb AS same_jsonb, v.sub, v.role
-FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
+FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, '2096-10-02 00:00:00+00') v
 ORDER BY n;
 SELECT n, v.valid, v.claims::text = p AS same_again, v.sub, v.role
-FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, now()) v
+FROM (SELECT n, p, pg_temp.tok(p) AS t FROM payloads) q, LATERAL namaskah.jwt_verify_strict(t, '2096-10-02 00:00:00+00') v
 ORDER BY n;
 -- a rejected token hands nothing on
 SELECT valid, reason, claims IS NULL AS no_claims, sub IS NULL AS no_sub, role IS NULL AS no_role
-FROM namaskah.jwt_verify_strict(pg_temp.tok('{"exp":1,"sub":"u1","role":"admin"}'), now());
+FROM namaskah.jwt_verify_strict(pg_temp.tok('{"exp":1,"sub":"u1","role":"admin"}'), '2096-10-02 00:00:00+00');
 SELECT pg_temp.tok('{"exp":4000000000,"m":1.50,"u":"\u00e9"}') AS t3 \gset
-SELECT claims, claims->>'u' AS u, (claims->'m')::text AS m FROM namaskah.jwt_verify_strict(:'t3', now());
+SELECT claims, claims->>'u' AS u, (claims->'m')::text AS m FROM namaskah.jwt_verify_strict(:'t3', '2096-10-02 00:00:00+00');
 
 -- one row, in FROM and in a target list, for both functions
-SELECT count(*) AS rows_from FROM namaskah.jwt_verify_strict(:'t3', now());
-SELECT (namaskah.jwt_verify_strict(:'t3', now())).reason AS tlist_reason;
-SELECT (namaskah.jwt_verify_strict(t, now())).valid, count(*)
+SELECT count(*) AS rows_from FROM namaskah.jwt_verify_strict(:'t3', '2096-10-02 00:00:00+00');
+SELECT (namaskah.jwt_verify_strict(:'t3', '2096-10-02 00:00:00+00')).reason AS tlist_reason;
+SELECT (namaskah.jwt_verify_strict(t, '2096-10-02 00:00:00+00')).valid, count(*)
 FROM (SELECT pg_temp.tok(p) AS t FROM payloads) q GROUP BY 1;
-SELECT (namaskah.jwt_verify_strict(NULL, now())).reason AS null_token;
+SELECT (namaskah.jwt_verify_strict(NULL, '2096-10-02 00:00:00+00')).reason AS null_token;
 SELECT count(*) AS rows_from, bool_and(valid) AS valid
 FROM namaskah.verify(namaskah.sign('{"a":1}', :'secret'), :'secret');
 SELECT (namaskah.verify(namaskah.sign('{"a":1}', :'secret'), :'secret')).valid AS tlist_valid;
@@ -77,7 +79,7 @@ SELECT n, pg_temp.tok(p) AS tok FROM (VALUES
     (3, '{"sub":"dave","jti":"j-3","iat":1,"exp":4000000000}')) v(n, p);
 CREATE FUNCTION pg_temp.verdicts() RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(v.reason, ',' ORDER BY t.n)
-    FROM pg_temp.toks t, LATERAL namaskah.jwt_verify_strict(t.tok, now()) v
+    FROM pg_temp.toks t, LATERAL namaskah.jwt_verify_strict(t.tok, '2096-10-02 00:00:00+00') v
 $$;
 SELECT 'none' AS revoked, pg_temp.verdicts();
 SELECT namaskah.revoke_token('j-3', NULL), namaskah.revoke_token('other-1', NULL),

@@ -54,7 +54,7 @@ SELECT at, (pg_temp.v(:'t', at)).reason FROM unnest(ARRAY[
     '2029-01-01 00:00:00+00']) AS at;
 -- iat in the future (no nbf): 30 s tolerated
 SELECT pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-                   '{"sub":"u1","iat":1893456100,"exp":1893500000}', :'secret') AS tf \gset
+                   '{"sub":"u1","iat":1893456100,"exp":1893470000}', :'secret') AS tf \gset
 SELECT at, (pg_temp.v(:'tf', at)).reason FROM unnest(ARRAY[
     timestamptz '2030-01-01 00:01:10+00',
     '2030-01-01 00:01:09+00']) AS at;
@@ -78,15 +78,15 @@ SELECT reason FROM pg_temp.v(:'t' || '=', '2030-01-01');
 SELECT reason FROM pg_temp.v(' ' || :'t', '2030-01-01');
 SELECT reason FROM pg_temp.v(replace(:'t', '.', E'.\n'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"sub":"u1","sub":"admin","exp":1893500000}', :'secret'), '2030-01-01');
+    '{"sub":"u1","sub":"admin","exp":1893470000}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '","alg":"none"}',
-    '{"exp":1893500000}', :'secret'), '2030-01-01');
+    '{"exp":1893470000}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
     '{"exp":"1893500000"}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '[{"exp":1893500000}]', :'secret'), '2030-01-01');
+    '[{"exp":1893470000}]', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000,"x":"\u0000"}', :'secret'), '2030-01-01');
+    '{"exp":1893470000,"x":"\u0000"}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(NULL, '2030-01-01');
 SELECT reason FROM pg_temp.v('é.é.é', '2030-01-01');
 -- token_too_large (8 KiB cap), before any parsing
@@ -96,26 +96,26 @@ SELECT reason FROM pg_temp.v(repeat('a', 8193), '2030-01-01');
 SELECT reason FROM pg_temp.v(namaskah.url_encode(convert_to('{"alg":"none","kid":"' || :'kid' || '"}', 'UTF8'))
     || '.' || split_part(:'t', '.', 2) || '.', '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"none","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000}', :'secret'), '2030-01-01');
+    '{"exp":1893470000}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"RS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000}', :'secret'), '2030-01-01');
+    '{"exp":1893470000}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS512","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000}', :'secret', 'HS512'), '2030-01-01');
+    '{"exp":1893470000}', :'secret', 'HS512'), '2030-01-01');
 -- bad_signature: changed payload, other secret, stripped signature
 SELECT reason FROM pg_temp.v(split_part(:'t', '.', 1) || '.' ||
-    namaskah.url_encode(convert_to('{"sub":"admin","exp":1893500000}', 'UTF8')) || '.' ||
+    namaskah.url_encode(convert_to('{"sub":"admin","exp":1893470000}', 'UTF8')) || '.' ||
     split_part(:'t', '.', 3), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000}', 'some-other-secret'), '2030-01-01');
+    '{"exp":1893470000}', 'some-other-secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(split_part(:'t', '.', 1) || '.' || split_part(:'t', '.', 2) || '.', '2030-01-01');
 -- unknown_kid: absent, unknown
-SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256"}', '{"exp":1893500000}', :'secret'), '2030-01-01');
-SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"nope"}', '{"exp":1893500000}', :'secret'), '2030-01-01');
+SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256"}', '{"exp":1893470000}', :'secret'), '2030-01-01');
+SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"nope"}', '{"exp":1893470000}', :'secret'), '2030-01-01');
 -- unsupported_crit; jku/x5u/jwk are ignored, never followed
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '","crit":["exp"]}',
-    '{"exp":1893500000}', :'secret'), '2030-01-01');
+    '{"exp":1893470000}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '","jku":"https://evil.example/jwks","x5u":"https://evil.example/c"}',
-    '{"exp":1893500000}', :'secret'), '2030-01-01');
+    '{"exp":1893470000}', :'secret'), '2030-01-01');
 
 -- bad_issuer / bad_audience once configured; jwt_issue then adds iss and aud
 SELECT namaskah.set_setting('jwt.issuer', 'https://namaskah.example');
@@ -124,13 +124,13 @@ SELECT reason FROM pg_temp.v(:'t', '2030-01-01');
 SELECT namaskah.jwt_issue('{"sub":"u2"}', '2030-01-01') AS t2 \gset
 SELECT * FROM pg_temp.v(:'t2', '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000,"iss":"https://evil.example","aud":"namaskah-api"}', :'secret'), '2030-01-01');
+    '{"exp":1893470000,"iss":"https://evil.example","aud":"namaskah-api"}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000,"iss":"https://namaskah.example","aud":["other","namaskah-api"]}', :'secret'), '2030-01-01');
+    '{"exp":1893470000,"iss":"https://namaskah.example","aud":["other","namaskah-api"]}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000,"iss":"https://namaskah.example","aud":["other"]}', :'secret'), '2030-01-01');
+    '{"exp":1893470000,"iss":"https://namaskah.example","aud":["other"]}', :'secret'), '2030-01-01');
 SELECT reason FROM pg_temp.v(pg_temp.tok('{"alg":"HS256","kid":"' || :'kid' || '"}',
-    '{"exp":1893500000,"iss":"https://namaskah.example"}', :'secret'), '2030-01-01');
+    '{"exp":1893470000,"iss":"https://namaskah.example"}', :'secret'), '2030-01-01');
 DELETE FROM namaskah.settings WHERE name IN ('jwt.issuer', 'jwt.audience');
 
 -- token lifetime setting

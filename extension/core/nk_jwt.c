@@ -7,6 +7,7 @@
 #include "nk_base64url.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,8 @@ static const char *const reason_names[NK_JWT_REASON_COUNT] = {
     "bad_audience",
     "unsupported_crit",
     "revoked",
+    "exp_too_far",
+    "bad_numeric_date",
 };
 
 const char *
@@ -1135,17 +1138,35 @@ finish(nk_jwt_result *res, nk_jwt_reason r)
     return r;
 }
 
+/*
+ * A NumericDate this service could have issued: a finite number of seconds
+ * since the epoch, not before it. Fractions are allowed (RFC 7519 § 2).
+ */
+static int
+plausible_date(double t)
+{
+    return isfinite(t) && t >= 0;
+}
+
 nk_jwt_reason
 nk_jwt_check_claims(const nk_jwt_claims *c, const nk_jwt_policy *pol)
 {
     if (!c->has_exp)
         return NK_JWT_MISSING_EXP;
+    if (!plausible_date(c->exp) || (c->has_nbf && !plausible_date(c->nbf)) ||
+        (c->has_iat && !plausible_date(c->iat)))
+        return NK_JWT_BAD_NUMERIC_DATE;
     if (!(pol->now < c->exp + pol->leeway))
         return NK_JWT_TOKEN_EXPIRED;
     if (c->has_nbf && pol->now + pol->leeway < c->nbf)
         return NK_JWT_TOKEN_NOT_YET_VALID;
     if (c->has_iat && c->iat > pol->now + pol->leeway)
         return NK_JWT_TOKEN_ISSUED_IN_FUTURE;
+    /* a token valid now that outlives every token issued was not issued
+     * here (checked after nbf: one not valid yet says so first) */
+    if (pol->max_lifetime > 0 &&
+        c->exp > pol->now + pol->max_lifetime + pol->leeway)
+        return NK_JWT_EXP_TOO_FAR;
     if (!c->iss_ok)
         return NK_JWT_BAD_ISSUER;
     if (!c->aud_ok)

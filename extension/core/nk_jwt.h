@@ -52,6 +52,8 @@ typedef enum nk_jwt_reason {
     NK_JWT_BAD_AUDIENCE,
     NK_JWT_UNSUPPORTED_CRIT,
     NK_JWT_REVOKED,
+    NK_JWT_EXP_TOO_FAR,      /* exp beyond the longest lifetime issued */
+    NK_JWT_BAD_NUMERIC_DATE, /* exp/nbf/iat negative or not finite */
     NK_JWT_REASON_COUNT
 } nk_jwt_reason;
 
@@ -116,6 +118,9 @@ typedef struct nk_jwt_policy {
     double leeway;        /* seconds allowed on exp/nbf/iat */
     const char *issuer;   /* required "iss", or NULL for unchecked */
     const char *audience; /* required member of "aud", or NULL */
+    /* the longest lifetime a token may have left: exp after now plus this
+     * (and the leeway) is refused; 0 leaves exp unbounded */
+    double max_lifetime;
 } nk_jwt_policy;
 
 /*

@@ -492,8 +492,9 @@ BEGIN
     -- answer is 429 instead of 401, so guessing tokens from one address is
     -- throttled. A valid token costs no rate-limit work here.
     IF route.auth = 'bearer' THEN
+        -- the scheme is case-insensitive (RFC 9110 § 11.1)
         token := substring(request_headers->>'authorization'
-                           FROM '^[Bb]earer +([A-Za-z0-9._~+/=-]+) *$');
+                           FROM '(?i)^bearer +([A-Za-z0-9._~+/=-]+) *$');
         IF token IS NULL THEN
             verdict := ROW(false, 'missing_token', NULL, NULL, NULL, NULL);
         ELSE

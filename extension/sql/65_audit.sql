@@ -204,14 +204,16 @@ $$;
 ALTER FUNCTION @extschema@.audit_verify(bigint, bigint) OWNER TO namaskah_auditor;
 
 -- Who a request was: the verified user, else a keyed pseudonym of the client
--- address (or its network, before SECRET_KEY is installed).
+-- address (or its network, before SECRET_KEY is installed). The subject is a
+-- validly signed claim, but still request text: sanitized like the rest, so
+-- no control character, line separator or escape reaches the audit log.
 CREATE FUNCTION @extschema@.audit_actor(subject text, client_addr inet)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     IF subject IS NOT NULL THEN
-        RETURN 'user:' || subject;
+        RETURN 'user:' || @extschema@.sanitize_log(subject, 128);
     ELSIF client_addr IS NULL THEN
         RETURN 'client:unknown';
     ELSIF EXISTS (SELECT FROM @extschema@.app_secret) THEN

@@ -93,7 +93,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned char scratch[NK_JWT_SCRATCH];
-    nk_jwt_policy pol = {1700000000.0, 30, "iss", "aud"};
+    nk_jwt_policy pol = {1700000000.0, 30, "iss", "aud", 0};
     nk_jwt_result res;
     nk_jwt_reason r;
 

@@ -166,6 +166,30 @@ def test_login_me_logout(account):
     assert_problem(r, 401, "revoked")
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "BeArEr"])
+def test_the_bearer_scheme_is_case_insensitive(account, scheme):
+    token = login(account["email"], account["password"])
+    r = call("GET", "/api/auth/me", headers={"Authorization": f"{scheme} {token}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == account["id"]
+
+
+@pytest.mark.parametrize("sub", ["a\r\nb", "a\x0bb", "a\x0cb", "a\u0085b", "a\u2028b",
+                                 "a\u2029b", "a\x1b[31mb", "a\x07b", "a\x7fb"])
+def test_a_signed_subject_reaches_the_audit_log_sanitized(sub):
+    """A validly signed token (the server's own key, minted by the superuser)
+    whose sub holds control characters: its audit record shows them escaped."""
+    claims = json.dumps({"sub": sub, "role": "user"}).replace("'", "''")
+    token = sql(f"SELECT namaskah.jwt_issue('{claims}'::jsonb)")
+    r = call("GET", "/api/auth/me", token=token)
+    rid = r.headers["X-Request-Id"]
+    actor = sql("SELECT actor FROM namaskah.audit_log WHERE request_id = '" + rid + "'")
+    assert actor.startswith("user:a"), actor
+    raw = sql("SELECT count(*) FROM namaskah.audit_log WHERE request_id = '" + rid
+              + r"' AND actor ~ E'[\\x01-\\x1f\\x7f-\\x9f\\u2028\\u2029]'")
+    assert raw == "0", repr(actor)
+
+
 def test_login_response_shape(account):
     r = call("POST", "/api/auth/login", body={"email": account["email"], "password": account["password"]})
     doc = r.json()

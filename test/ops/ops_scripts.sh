@@ -52,6 +52,12 @@ q ops "ALTER DATABASE ops SET log_statement = 'all'" >/dev/null
 check "validate_config warns about log_statement = all" bash -c "scripts/validate_config --env-file '$env' | grep -q 'WARNING: log_statement = all'"
 check "validate_config --strict fails on a warning" fails scripts/validate_config --env-file "$env" --strict
 q ops "ALTER DATABASE ops RESET log_statement" >/dev/null
+check "the project's cluster never logs bind parameters" bash -c \
+    "[ \"\$(psql -X -At -d ops -c 'SHOW log_parameter_max_length')\" = 0 ]"
+q ops "ALTER DATABASE ops SET log_parameter_max_length = -1" >/dev/null
+check "validate_config warns when bind parameters would be logged at any level" bash -c \
+    "scripts/validate_config --env-file '$env' | grep -q 'WARNING: log_parameter_max_length = -1'"
+q ops "ALTER DATABASE ops RESET log_parameter_max_length" >/dev/null
 check "validate_config warns about sslmode=disable to another host" bash -c \
     "DATABASE_URL='postgresql://namaskah_frontend:x@db.example.net/ops?sslmode=disable' scripts/validate_config --env-file '$env' --no-database | grep -q 'WARNING: sslmode=disable'"
 

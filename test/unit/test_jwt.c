@@ -79,7 +79,7 @@ verify_with(const char *tok, const nk_jwt_policy *pol, nk_jwt_result *res)
 static nk_jwt_reason
 verify(const char *tok)
 {
-    nk_jwt_policy pol = {NOW, 30, NULL, NULL};
+    nk_jwt_policy pol = {NOW, 30, NULL, NULL, 0};
     nk_jwt_result res;
 
     return verify_with(tok, &pol, &res);
@@ -105,6 +105,9 @@ test_names(void)
     CHECK_STREQ(nk_jwt_reason_name(NK_JWT_BAD_SIGNATURE), "bad_signature");
     CHECK_STREQ(nk_jwt_reason_name(NK_JWT_UNKNOWN_KID), "unknown_kid");
     CHECK_STREQ(nk_jwt_reason_name(NK_JWT_TOKEN_EXPIRED), "token_expired");
+    CHECK_STREQ(nk_jwt_reason_name(NK_JWT_EXP_TOO_FAR), "exp_too_far");
+    CHECK_STREQ(nk_jwt_reason_name(NK_JWT_BAD_NUMERIC_DATE),
+                "bad_numeric_date");
     CHECK_STREQ(nk_jwt_reason_name(NK_JWT_TOKEN_NOT_YET_VALID),
                 "token_not_yet_valid");
     CHECK_STREQ(nk_jwt_reason_name(NK_JWT_TOKEN_ISSUED_IN_FUTURE),
@@ -255,7 +258,7 @@ test_reasons(void)
 {
     char buf[NK_JWT_MAX_TOKEN * 2], tok[512];
     nk_jwt_result res;
-    nk_jwt_policy pol = {NOW, 30, NULL, NULL};
+    nk_jwt_policy pol = {NOW, 30, NULL, NULL, 0};
 
     /* make() reuses its buffer: keep our own copy of the good token. */
     snprintf(tok, sizeof(tok), "%s", make(key256, H256, GOOD));
@@ -396,7 +399,7 @@ test_memo(void)
 static void
 test_claims(void)
 {
-    nk_jwt_policy pol = {NOW, 30, NULL, NULL};
+    nk_jwt_policy pol = {NOW, 30, NULL, NULL, 0};
     nk_jwt_result res;
 
 #define V(payload) verify_with(make(key256, H256, payload), &pol, &res)
@@ -416,6 +419,25 @@ test_claims(void)
           NK_JWT_TOKEN_ISSUED_IN_FUTURE);
     CHECK(V("{\"exp\":1800000000,\"iat\":1.7e9}") == NK_JWT_OK);
     CHECK(V("{\"exp\":1800000000,\"iat\":true}") == NK_JWT_MALFORMED);
+    /* NumericDates this service could never have issued */
+    CHECK(V("{\"exp\":1e1000}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":-1}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":1800000000,\"nbf\":-1}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":1800000000,\"iat\":-1}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":1800000000,\"iat\":-1e1000}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":1800000000,\"nbf\":1e1000}") == NK_JWT_BAD_NUMERIC_DATE);
+    CHECK(V("{\"exp\":1800000000,\"nbf\":0,\"iat\":0}") == NK_JWT_OK);
+    /* exp no further ahead than the longest lifetime issued (+ leeway) */
+    pol.max_lifetime = 480 * 60;
+    CHECK(V("{\"exp\":1700028830}") == NK_JWT_OK);
+    CHECK(V("{\"exp\":1700028830.5}") == NK_JWT_EXP_TOO_FAR);
+    CHECK(V("{\"exp\":1700028831}") == NK_JWT_EXP_TOO_FAR);
+    CHECK(V("{\"exp\":1e300}") == NK_JWT_EXP_TOO_FAR);
+    CHECK(V("{\"exp\":9223372036854775808}") == NK_JWT_EXP_TOO_FAR);
+    CHECK(V("{\"exp\":18446744073709551616}") == NK_JWT_EXP_TOO_FAR);
+    CHECK(V("{\"exp\":1700000600.25}") == NK_JWT_OK); /* fractions: RFC 7519 */
+    pol.max_lifetime = 0;
+    CHECK(V("{\"exp\":1e300}") == NK_JWT_OK); /* unbounded when not set */
     /* No leeway. */
     pol.leeway = 0;
     CHECK(V("{\"exp\":1700000000}") == NK_JWT_TOKEN_EXPIRED);
@@ -539,7 +561,7 @@ test_secrets(void)
 static const char *
 role_of(const char *json, nk_jwt_claims *c)
 {
-    nk_jwt_policy pol = {NOW, 30, NULL, NULL};
+    nk_jwt_policy pol = {NOW, 30, NULL, NULL, 0};
 
     if (nk_jwt_parse_claims(json, strlen(json), &pol, c) != NK_JWT_OK)
         return "(rejected)";
