@@ -29,22 +29,29 @@ nk_is_token(const char *s, size_t len)
     return 1;
 }
 
+/* Whether s[0..len) equals lower (a lower-case literal), ignoring case. */
 static int
-name_is(const struct nk_field *f, const char *name)
+equals_nocase(const char *s, size_t len, const char *lower)
 {
-    size_t i, n = strlen(name);
+    size_t i;
 
-    if (f->name_len != n)
+    if (len != strlen(lower))
         return 0;
-    for (i = 0; i < n; i++) {
-        char c = f->name[i];
+    for (i = 0; i < len; i++) {
+        char c = s[i];
 
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
-        if (c != name[i])
+        if (c != lower[i])
             return 0;
     }
     return 1;
+}
+
+static int
+name_is(const struct nk_field *f, const char *name)
+{
+    return equals_nocase(f->name, f->name_len, name);
 }
 
 static int
@@ -64,20 +71,7 @@ value_is_digits(const struct nk_field *f)
 static int
 value_is_chunked(const struct nk_field *f)
 {
-    static const char chunked[] = "chunked";
-    size_t i;
-
-    if (f->value_len != sizeof(chunked) - 1)
-        return 0;
-    for (i = 0; i < f->value_len; i++) {
-        char c = f->value[i];
-
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != chunked[i])
-            return 0;
-    }
-    return 1;
+    return equals_nocase(f->value, f->value_len, "chunked");
 }
 
 enum nk_framing
