@@ -20,9 +20,13 @@
  * Every read stays between the head's first byte and its end, which lies at
  * least two bytes after the last value (its line's CR LF); the two bytes
  * after those are read only when the head is shorter than MAX_HEADER_BYTES,
- * while civetweb's buffer is HEAD_SLACK bytes larger than that. This
- * depends on civetweb 1.15's parser (Debian's libcivetweb1 1.15): the tests
- * on raw sockets (test/http/test_edge.py) pin every case down.
+ * while civetweb's buffer is HEAD_SLACK bytes larger than that. (civetweb
+ * skips whitespace before the request line without saying how much, so a
+ * head behind more than HEAD_SLACK bytes of it that ends with a bare-LF
+ * line exactly at the buffer's end could still have those two bytes read
+ * at the buffer's end; such a head is refused either way.) This depends on
+ * civetweb 1.15's parser (Debian's libcivetweb1 1.15): the tests on raw
+ * sockets (test/http/test_edge.py) pin every case down.
  */
 #include "head.h"
 
