@@ -24,7 +24,8 @@
  * skips whitespace before the request line without saying how much, so a
  * head behind more than HEAD_SLACK bytes of it that ends with a bare-LF
  * line exactly at the buffer's end could still have those two bytes read
- * at the buffer's end; such a head is refused either way.) This depends on
+ * just past the buffer, inside the allocation's malloc padding; such a head
+ * is refused either way.) This depends on
  * civetweb 1.15's parser (Debian's libcivetweb1 1.15): the tests on raw
  * sockets (test/http/test_edge.py) pin every case down.
  */
