@@ -2,6 +2,14 @@
  * head.c — strict HTTP/1.1 framing (RFC 9112) of the request head that
  * civetweb 1.15 has parsed, before anything of the request is acted on.
  *
+ * Two sources are read. The bytes of the head as they arrived
+ * (transport.c feeds them to nk_head_lines): their line ends (civetweb
+ * turns CR and LF into NUL alike, so "\r\r" and "\n\r" would look like
+ * "\r\n" afterwards), obs-fold, lines that are no field, space before a
+ * colon, the field count and the head's size. And, when part of the head
+ * came with the previous request's bytes and those raw bytes were not all
+ * seen, the head as civetweb left it, read back as below.
+ *
  * civetweb's parser is lenient where a strict server must refuse: it drops
  * whitespace between a field name and its colon, tolerates several spaces
  * in the request line and bare LF line ends, and stops parsing without a
@@ -133,13 +141,19 @@ end_of_head_check(const struct mg_request_info *ri, const char *end_of_value,
 }
 
 enum nk_framing
-head_check(const struct mg_request_info *ri, size_t max_head)
+head_check(const struct mg_request_info *ri, size_t max_head,
+           const struct nk_head_lines *raw)
 {
     struct nk_field fields[MG_MAX_HEADERS];
     enum nk_framing verdict = request_line_check(ri);
     int i, http11;
 
-    if (verdict == NK_FRAMING_OK)
+    if (verdict == NK_FRAMING_OK && raw != NULL)
+        verdict = raw->done && raw->size > max_head ? NK_FRAMING_HEAD_TOO_LARGE
+                                                    : raw->verdict;
+    /* the raw lines, when all seen, settle the line ends and what follows
+     * the last field; else they are read back from civetweb's buffer */
+    if (verdict == NK_FRAMING_OK && (raw == NULL || !raw->done))
         verdict = field_layout_check(ri, max_head);
     if (verdict != NK_FRAMING_OK)
         return verdict;

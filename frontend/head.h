@@ -19,10 +19,12 @@ struct mg_request_info;
 
 /*
  * Checks the head of the request civetweb parsed into ri (its line layout,
- * then the framing rules of nk_framing.h). max_head is MAX_HEADER_BYTES.
- * Returns NK_FRAMING_OK or what is wrong.
+ * then the framing rules of nk_framing.h). max_head is MAX_HEADER_BYTES;
+ * raw is the head's lines as they arrived (transport.c), or NULL when they
+ * were not all seen. Returns NK_FRAMING_OK or what is wrong.
  */
-enum nk_framing head_check(const struct mg_request_info *ri, size_t max_head);
+enum nk_framing head_check(const struct mg_request_info *ri, size_t max_head,
+                           const struct nk_head_lines *raw);
 
 /*
  * What civetweb must be told as max_request_size for MAX_HEADER_BYTES: a

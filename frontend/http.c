@@ -95,6 +95,8 @@ static char *percent_decode(const char *in, size_t len, int plus_space,
 static const char *reason_phrase(int status);
 static void copy_cut(char *dst, size_t size, const char *src);
 static int request_has_body(const struct mg_request_info *ri);
+static long long body_length(const struct mg_request_info *ri,
+                             struct mg_connection *conn);
 static void force_close(struct mg_connection *conn);
 static int client_keeps_alive(const struct mg_request_info *ri,
                               struct mg_connection *c);
@@ -312,6 +314,15 @@ request_has_body(const struct mg_request_info *ri)
             te = ri->http_headers[i].value;
     return ri->content_length > 0 ||
            (te != NULL && strcasecmp(te, "identity") != 0);
+}
+
+/* The request's body length for transport_head_begin: -1 when chunked. */
+static long long
+body_length(const struct mg_request_info *ri, struct mg_connection *conn)
+{
+    if (mg_get_header(conn, "Transfer-Encoding") != NULL)
+        return -1;
+    return ri->content_length > 0 ? ri->content_length : 0;
 }
 
 /*
@@ -569,9 +580,9 @@ read_body(struct request *r, char **body, size_t *len)
     const struct mg_request_info *ri = r->ri;
     size_t cap = (size_t)g_config.max_body_bytes, size, got = 0;
     const char *expect = mg_get_header(r->conn, "Expect");
-    long long declared = ri->content_length;
+    long long declared = ri->content_length, deadline;
     char *buf;
-    int n;
+    int n = 0;
 
     *body = NULL;
     *len = 0;
@@ -590,7 +601,8 @@ read_body(struct request *r, char **body, size_t *len)
     if (buf == NULL)
         return 500;
     /* the whole body within REQUEST_TIMEOUT_MS of the head (transport.c) */
-    transport_set_deadline(r->start_ms + g_config.request_timeout_ms);
+    deadline = r->start_ms + g_config.request_timeout_ms;
+    transport_set_deadline(deadline);
     while (got < size) {
         n = mg_read(r->conn, buf + got, size - got);
         if (n <= 0)
@@ -599,9 +611,17 @@ read_body(struct request *r, char **body, size_t *len)
     }
     transport_clear_deadline();
     buf[got] = '\0';
-    if (transport_deadline_hit()) {
+    /* a client that went silent ends civetweb's read at its own timeout,
+     * past the deadline, with nothing for recv to refuse */
+    if (transport_deadline_hit() ||
+        (n <= 0 && got < size && nk_now_ms() >= deadline)) {
         free(buf);
         return 408;
+    }
+    if (n < 0) {
+        /* a broken chunk or a connection lost mid-body: never a body */
+        free(buf);
+        return 400;
     }
     if (got > cap) {
         free(buf);
@@ -1030,7 +1050,8 @@ dispatch(struct request *r)
          nk_utf8_valid(query, strlen(query)) && nk_utf8_valid(q, q_len);
     free(q);
     r->path_len = path_len;
-    framing = head_check(ri, (size_t)g_config.max_header_bytes);
+    framing = head_check(ri, (size_t)g_config.max_header_bytes,
+                         transport_head_lines());
     if (framing != NK_FRAMING_OK)
         return refuse_framing(r, framing);
     if (!ok)
@@ -1112,7 +1133,7 @@ http_begin_request(struct mg_connection *conn)
     free(r.path);
     conn_state.requests++;
     conn_state.head_started_ms = nk_now_ms();
-    transport_head_begin();
+    transport_head_begin(body_length(r.ri, conn));
     __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
     return status;
 }
@@ -1312,7 +1333,7 @@ http_connection_open(const struct mg_connection *conn, void **conn_data)
     conn_state.answered = 0;
     conn_state.requests = 0;
     __atomic_add_fetch(&open_connections, 1, __ATOMIC_SEQ_CST);
-    transport_head_begin();
+    transport_head_begin(0);
     return 0;
 }
 

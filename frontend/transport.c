@@ -18,17 +18,22 @@
  *
  * It also follows what the thread reads while civetweb waits for a request
  * head: how much (so that a head civetweb gave up on can be told too large,
- * 431, from malformed, 400: civetweb reports both alike), and whether one
- * has begun to arrive (a drain lets it finish).
+ * 431, from malformed, 400: civetweb reports both alike), whether one has
+ * begun to arrive (a drain lets it finish), and its lines as they arrived
+ * (nk_head_lines): civetweb overwrites CR and LF with NUL as it parses, so
+ * "\r\r" and "\n\r" would look like "\r\n" afterwards.
  */
 #include "transport.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "head.h"
 #include "log.h"
+#include "nk_framing.h"
 
 ssize_t recv(int fd, void *buf, size_t len, int flags);
 
@@ -36,7 +41,10 @@ static __thread long long read_deadline_ms; /* 0: none */
 static __thread int deadline_hit;
 static __thread long long head_bytes;
 static __thread int in_head_phase;
-static int heads_arriving; /* atomic */
+static __thread struct nk_head_lines lines;
+static __thread int lines_synced;    /* lines saw the head from its start */
+static __thread long long past_head; /* bytes read after the head's end */
+static int heads_arriving;           /* atomic */
 
 void
 transport_set_deadline(long long deadline_ms)
@@ -58,10 +66,24 @@ transport_deadline_hit(void)
 }
 
 void
-transport_head_begin(void)
+transport_head_begin(long long body_bytes)
 {
+    /* whatever came after the last head beyond its body is the start of
+     * this one, already in civetweb's buffer */
+    int synced = body_bytes >= 0 && past_head <= body_bytes;
+
     transport_head_end();
+    memset(&lines, 0, sizeof(lines));
+    lines.max_fields = NK_MAX_FIELDS;
+    lines_synced = synced;
+    past_head = 0;
     in_head_phase = 1;
+}
+
+const struct nk_head_lines *
+transport_head_lines(void)
+{
+    return lines_synced ? &lines : NULL;
 }
 
 void
@@ -119,6 +141,9 @@ recv(int fd, void *buf, size_t len, int flags)
         if (head_bytes == 0)
             __atomic_add_fetch(&heads_arriving, 1, __ATOMIC_SEQ_CST);
         head_bytes += n;
+        if (lines_synced)
+            past_head += (long long)((size_t)n - nk_head_lines_feed(&lines, buf,
+                                                                    (size_t)n));
     }
     return n;
 }

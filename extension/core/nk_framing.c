@@ -162,3 +162,84 @@ nk_framing_detail(enum nk_framing verdict)
     }
     return "The request is malformed.";
 }
+
+/* Where nk_head_lines is within its current line. */
+enum {
+    NK_HL_START = 0, /* at the first byte of a line */
+    NK_HL_NAME,      /* in a field name */
+    NK_HL_REST,      /* in the request line, or a field's value */
+    NK_HL_CR,        /* a CR was seen: LF must follow */
+    NK_HL_END_CR     /* a CR opened the line: the head ends with LF */
+};
+
+/* Records the first problem only. */
+static void
+head_problem(struct nk_head_lines *h, enum nk_framing verdict)
+{
+    if (h->verdict == NK_FRAMING_OK)
+        h->verdict = verdict;
+}
+
+/* The first byte of a line (not CR, not LF). */
+static void
+head_line_start(struct nk_head_lines *h, unsigned char c)
+{
+    h->line++;
+    if (h->line == 1) {
+        h->pos = NK_HL_REST;
+        return;
+    }
+    if (++h->fields > h->max_fields)
+        head_problem(h, NK_FRAMING_TOO_MANY_FIELDS);
+    if (c == ' ' || c == '\t')
+        head_problem(h, NK_FRAMING_OBS_FOLD);
+    else if (!is_tchar(c))
+        head_problem(h, NK_FRAMING_LINE_INVALID);
+    h->pos = NK_HL_NAME;
+}
+
+size_t
+nk_head_lines_feed(struct nk_head_lines *h, const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && !h->done) {
+        unsigned char c = (unsigned char)p[i];
+
+        switch (h->pos) {
+        case NK_HL_CR:
+        case NK_HL_END_CR:
+            /* an empty line ends the head, unless before the request */
+            h->done = c == '\n' && h->pos == NK_HL_END_CR && h->line > 0;
+            h->pos = NK_HL_START;
+            if (c != '\n') {
+                head_problem(h, NK_FRAMING_BARE_LF);
+                continue; /* the byte after a bare CR opens a line */
+            }
+            break;
+        case NK_HL_START:
+            if (c == '\r')
+                h->pos = NK_HL_END_CR;
+            else if (c == '\n')
+                head_problem(h, NK_FRAMING_BARE_LF);
+            else
+                head_line_start(h, c);
+            break;
+        default:
+            if (c == '\r')
+                h->pos = NK_HL_CR;
+            else if (c == '\n')
+                head_problem(h, NK_FRAMING_BARE_LF);
+            else if (h->pos == NK_HL_NAME && c == ':')
+                h->pos = NK_HL_REST;
+            else if (h->pos == NK_HL_NAME && (c == ' ' || c == '\t'))
+                head_problem(h, NK_FRAMING_SPACE_BEFORE_COLON);
+            else if (h->pos == NK_HL_NAME && !is_tchar(c))
+                head_problem(h, NK_FRAMING_NAME_INVALID);
+            break;
+        }
+        i++;
+    }
+    h->size += i;
+    return i;
+}

@@ -59,4 +59,29 @@ int nk_framing_status(enum nk_framing verdict);
 /* One sentence for the problem's detail and the log (static text). */
 const char *nk_framing_detail(enum nk_framing verdict);
 
+/*
+ * The lines of a request head as its bytes arrive, before any parser has
+ * normalised them: every line ends with CRLF (no bare CR, no bare LF), no
+ * field line begins with whitespace (obs-fold) or anything but a field
+ * name, a field name is followed directly by its colon, and there are no
+ * more than max_fields field lines. Empty lines before the request line
+ * are skipped (RFC 9112 § 2.2). The caller zeroes the struct, sets
+ * max_fields, then feeds the bytes in order.
+ */
+struct nk_head_lines {
+    size_t max_fields;
+    size_t fields;           /* field lines begun */
+    size_t size;             /* bytes of the head so far */
+    int line;                /* lines begun, the request line being 1 */
+    int pos;                 /* NK_HL_* position within the current line */
+    int done;                /* the empty line ending the head was seen */
+    enum nk_framing verdict; /* the first problem, or NK_FRAMING_OK */
+};
+
+/*
+ * Feeds n bytes; returns how many belonged to the head (n until the empty
+ * line that ends it; what follows is a body or the next request).
+ */
+size_t nk_head_lines_feed(struct nk_head_lines *h, const char *p, size_t n);
+
 #endif

@@ -10,7 +10,8 @@
  * Transfer-Encoding, exactly "chunked" in HTTP/1.1, never both; one Host in
  * HTTP/1.1, at most one in 1.0; at most one Authorization; token names; no
  * more fields than the limit. Every verdict has a status (400/431) and a
- * detail.
+ * detail. The same bytes also go through the raw line checker
+ * (nk_head_lines_feed), whole and in two pieces, which must agree.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +70,32 @@ unambiguous(const struct nk_field *f, size_t n, int http11, size_t max)
            (!http11 || host == 1);
 }
 
+/*
+ * The raw line checker reads the same bytes alike whole and in two pieces
+ * split anywhere, never claims more bytes than it was given, and when it
+ * saw a head's end, the last two bytes it took are CR LF.
+ */
+static void
+check_head_lines(const uint8_t *data, size_t size, size_t max)
+{
+    struct nk_head_lines whole, split;
+    size_t used, cut = size / 3, a, b = 0;
+
+    memset(&whole, 0, sizeof(whole));
+    memset(&split, 0, sizeof(split));
+    whole.max_fields = split.max_fields = max;
+    used = nk_head_lines_feed(&whole, (const char *)data, size);
+    a = nk_head_lines_feed(&split, (const char *)data, cut);
+    if (!split.done)
+        b = nk_head_lines_feed(&split, (const char *)data + cut, size - cut);
+    if (used > size || whole.size != used || a + b != used ||
+        whole.done != split.done || whole.verdict != split.verdict)
+        abort();
+    if (whole.done &&
+        (used < 2 || data[used - 2] != '\r' || data[used - 1] != '\n'))
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -103,6 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     verdict = nk_framing_check(fields, n, http11, max);
     if ((verdict == NK_FRAMING_OK) != unambiguous(fields, n, http11, max))
         abort();
+    check_head_lines(data + 1, size - 1, max);
     status = nk_framing_status(verdict);
     detail = nk_framing_detail(verdict);
     if ((status != 400 && status != 431) || detail == NULL || detail[0] == '\0')

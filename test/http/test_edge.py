@@ -224,6 +224,22 @@ def test_request_line_with_extra_spaces_is_refused(hostport, line):
     assert [g[0] for g in got] == [400]
 
 
+@pytest.mark.parametrize("head", [
+    b"POST " + API_PATH.encode() + b" HTTP/1.1\n\rContent-Length: 5\r\nHost: t\r\n\r\nhello",
+    b"POST " + API_PATH.encode() + b" HTTP/1.1\r\rContent-Length: 5\r\nHost: t\r\n\r\nhello",
+    b"GET " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\nX: 1\n\n",
+    b"GET " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\nX: 1\r\n\r\r\n",
+], ids=["lf_cr", "cr_cr", "lf_lf_end", "cr_cr_lf_end"])
+def test_line_ends_civetweb_would_blur_are_refused(hostport, head):
+    """civetweb turns CR and LF into NULs as it parses, so these would look
+    like CRLF afterwards: namaskahd reads the line ends as they arrive."""
+    buf, closed = read_all(*hostport, head + SMUGGLED)
+    assert closed
+    got = responses(buf)
+    assert [g[0] for g in got] == [400], got
+    assert got[0][1]["connection"] == "close"
+
+
 def test_bare_lf_line_ends_are_refused(hostport):
     got = responses(read_all(*hostport, b"GET /api/version HTTP/1.1\nHost: t\n\n")[0])
     assert [g[0] for g in got] == [400]
@@ -329,6 +345,28 @@ def test_a_slow_body_is_cut_at_its_deadline_with_408(instance, db):
     doc = json.loads(got[0][2])
     assert doc["code"] == "request_timeout"
     assert audit_rows(doc["request_id"]) == "unmatched|408|request_timeout"
+
+
+def test_a_body_that_goes_silent_is_answered_408(instance, db):
+    inst = instance({"REQUEST_TIMEOUT_MS": "1500"})
+    head = (b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    buf, elapsed = trickle(inst.port, head, [b" "] * 3, 0.25)
+    got = responses(buf)
+    assert [g[0] for g in got] == [408]
+    assert elapsed < 5.0, elapsed  # civetweb's own read timeout ends the wait
+    assert audit_rows(json.loads(got[0][2])["request_id"]) == "unmatched|408|request_timeout"
+
+
+def test_a_broken_chunked_body_is_never_forwarded(hostport):
+    for body in (b"zz\r\n", b"5\r\nab"):
+        req = (b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        s = socket.create_connection(hostport, timeout=5)
+        s.sendall(req)
+        s.shutdown(socket.SHUT_WR)  # the client gives up mid-body
+        got = responses(read_from(s))
+        assert [g[0] for g in got] == [400], (body, got)
 
 
 def test_a_slow_head_is_cut_at_its_deadline_with_408(instance, db):

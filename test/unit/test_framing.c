@@ -19,6 +19,77 @@ check11(const struct nk_field *f, size_t n)
     return nk_framing_check(f, n, 1, 63);
 }
 
+/* The verdict on a whole head fed in one piece and byte by byte (both
+ * must agree), and whether the head's end was seen. */
+static enum nk_framing
+lines(const char *head, int *done)
+{
+    struct nk_head_lines whole = {0}, bytes = {0};
+    size_t i, n = strlen(head), used;
+
+    whole.max_fields = bytes.max_fields = 63;
+    used = nk_head_lines_feed(&whole, head, n);
+    for (i = 0; i < n; i++)
+        nk_head_lines_feed(&bytes, head + i, 1);
+    CHECK(whole.verdict == bytes.verdict && whole.done == bytes.done);
+    CHECK(!whole.done || used <= n);
+    *done = whole.done;
+    return whole.verdict;
+}
+
+static void
+test_head_lines(void)
+{
+    struct nk_head_lines h = {0};
+    char many[2048];
+    int done, i;
+    size_t used;
+
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\n\r\n", &done) == NK_FRAMING_OK &&
+          done);
+    CHECK(lines("\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n", &done) ==
+              NK_FRAMING_OK &&
+          done); /* an empty line before the request is skipped */
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\n", &done) == NK_FRAMING_OK &&
+          !done);
+    /* the line ends civetweb turns into NULs alike */
+    CHECK(lines("GET / HTTP/1.1\n\rHost: t\r\n\r\n", &done) ==
+          NK_FRAMING_BARE_LF);
+    CHECK(lines("GET / HTTP/1.1\r\rHost: t\r\n\r\n", &done) ==
+          NK_FRAMING_BARE_LF);
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\nX: 1\n\n", &done) ==
+          NK_FRAMING_BARE_LF);
+    CHECK(lines("GET / HTTP/1.1\nHost: t\n\n", &done) == NK_FRAMING_BARE_LF);
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\n\r\r\n", &done) ==
+          NK_FRAMING_BARE_LF);
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", &done) ==
+          NK_FRAMING_OBS_FOLD);
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\n: x\r\n\r\n", &done) ==
+          NK_FRAMING_LINE_INVALID);
+    CHECK(lines("GET / HTTP/1.1\r\nHost: t\r\n\xc3\xa9: x\r\n\r\n", &done) ==
+          NK_FRAMING_LINE_INVALID);
+    CHECK(lines("GET / HTTP/1.1\r\nHost : t\r\n\r\n", &done) ==
+          NK_FRAMING_SPACE_BEFORE_COLON);
+    CHECK(lines("GET / HTTP/1.1\r\nX(Y): t\r\n\r\n", &done) ==
+          NK_FRAMING_NAME_INVALID);
+    /* values may hold anything but CR and LF */
+    CHECK(lines("GET / HTTP/1.1\r\nX: a : b (c) \"d\"\r\n\r\n", &done) ==
+              NK_FRAMING_OK &&
+          done);
+    /* 63 fields, then 64 */
+    strcpy(many, "GET / HTTP/1.1\r\n");
+    for (i = 0; i < 63; i++)
+        strcat(many, "X: 1\r\n");
+    CHECK(lines(strcat(many, "\r\n"), &done) == NK_FRAMING_OK);
+    many[strlen(many) - 2] = '\0';
+    CHECK(lines(strcat(many, "Y: 2\r\n\r\n"), &done) ==
+          NK_FRAMING_TOO_MANY_FIELDS);
+    /* the bytes after the head are not the head's */
+    h.max_fields = 63;
+    used = nk_head_lines_feed(&h, "GET / HTTP/1.1\r\nHost: t\r\n\r\n{\n}", 30);
+    CHECK(h.done && used == 27 && h.size == 27 && h.verdict == NK_FRAMING_OK);
+}
+
 int
 main(void)
 {
@@ -125,5 +196,6 @@ main(void)
         CHECK(d != NULL && d[0] >= 'A' && d[0] <= 'Z' &&
               d[strlen(d) - 1] == '.');
     }
+    test_head_lines();
     return unit_report();
 }
