@@ -162,6 +162,12 @@ head_check(const struct mg_request_info *ri, size_t max_head,
         fields[i].name_len = strlen(fields[i].name);
         fields[i].value = ri->http_headers[i].value;
         fields[i].value_len = strlen(fields[i].value);
+        /* trailing whitespace is not part of a field value (RFC 9110
+         * § 5.5); civetweb keeps it */
+        while (fields[i].value_len > 0 &&
+               (fields[i].value[fields[i].value_len - 1] == ' ' ||
+                fields[i].value[fields[i].value_len - 1] == '\t'))
+            fields[i].value_len--;
     }
     http11 = strcmp(ri->http_version, "1.1") == 0;
     return nk_framing_check(fields, (size_t)ri->num_headers, http11,

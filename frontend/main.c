@@ -45,6 +45,9 @@ static int stop_listening(long port);
 static void limit_malloc_arenas(void);
 static int wait_for_signal(const sigset_t *set);
 
+/* How long the drain must see nothing in flight before civetweb stops. */
+#define DRAIN_QUIET_MS 50
+
 /* How often freed heap memory goes back to the kernel (wait_for_signal). */
 #define MALLOC_TRIM_INTERVAL_S 10
 
@@ -154,10 +157,11 @@ static int
 stop_server(struct mg_context *ctx)
 {
     long long deadline = nk_now_ms() + g_config.shutdown_grace_ms;
-    struct timespec until, nap = {0, 10 * 1000 * 1000};
+    struct timespec until, nap = {0, 10 * 1000 * 1000},
+                           quiet_nap = {0, DRAIN_QUIET_MS * 1000 * 1000};
     struct nk_log l;
     pthread_t t;
-    int done, closed;
+    int done, closed, quiet;
 
     /* first the port, so no client reconnects after a closing response */
     closed = stop_listening(g_config.listen_port);
@@ -168,9 +172,16 @@ stop_server(struct mg_context *ctx)
     log_int(&l, "in_flight", http_inflight());
     log_int(&l, "connections_open", http_open_connections());
     log_end(&l);
-    while ((http_inflight() > 0 || transport_heads_arriving() > 0) &&
-           nk_now_ms() < deadline)
-        nanosleep(&nap, NULL);
+    /* quiet: nothing in flight and no head arriving, twice DRAIN_QUIET_MS
+     * apart (a keep-alive client answered just before the drain began may
+     * still be sending its next request) */
+    for (quiet = 0; quiet < 2 && nk_now_ms() < deadline;) {
+        quiet = http_inflight() == 0 && transport_heads_arriving() == 0
+                    ? quiet + 1
+                    : 0;
+        if (quiet < 2)
+            nanosleep(quiet > 0 ? &quiet_nap : &nap, NULL);
+    }
     if (pthread_create(&t, NULL, stop_thread, ctx) != 0) {
         mg_stop(ctx);
         return 1;

@@ -207,6 +207,13 @@ def test_sixty_three_fields_are_accepted(hostport):
     assert [g[0] for g in got] == [200]
 
 
+def test_trailing_whitespace_is_not_part_of_a_length(hostport):
+    req = (b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+           b"Content-Type: application/json\r\nContent-Length: 2 \r\n"
+           b"Connection: close\r\n\r\n{}")
+    assert [g[0] for g in responses(read_all(*hostport, req)[0])] == [404]
+
+
 def test_ordinary_keep_alive_and_chunked_requests_still_work(hostport):
     req = (b"GET /api/version HTTP/1.1\r\nHost: t\r\n\r\n"
            b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n"
