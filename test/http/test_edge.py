@@ -264,7 +264,7 @@ def test_options_asterisk_is_answered(hostport, nk_log):
     assert status == 200 and body == b""
     assert "GET" in headers["allow"] and "POST" in headers["allow"]
     assert headers["content-length"] == "0"
-    recs = nk_log.wait_for(mark, lambda r: r.get("event") == "request")
+    nk_log.wait_for(mark, lambda r: r.get("event") == "request")
     assert [r["status"] for r in log_requests(nk_log, mark)] == [200]
 
 
