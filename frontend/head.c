@@ -64,9 +64,7 @@ static enum nk_framing
 request_line_check(const struct mg_request_info *ri)
 {
     const char *method = ri->request_method, *target = ri->request_uri;
-    const char *version = ri->http_version;
-
-    const char *target_end;
+    const char *version = ri->http_version, *target_end;
 
     if (method == NULL || target == NULL || version == NULL)
         return NK_FRAMING_REQUEST_LINE;

@@ -1215,6 +1215,11 @@ static void
 civetweb_refusal(const struct mg_request_info *ri, int status, const char *msg,
                  int *out_status, const char **code, const char **detail)
 {
+    /* civetweb's word for a head it gave up on: malformed, too large or
+     * too slow alike */
+    int unfinished_head =
+        status == 400 && msg != NULL && strcmp(msg, "Malformed message") == 0;
+
     *out_status = status;
     *detail = "The request could not be processed.";
     if (status == 400 && method_refused_by_civetweb(ri->request_method)) {
@@ -1222,16 +1227,14 @@ civetweb_refusal(const struct mg_request_info *ri, int status, const char *msg,
         *out_status = 501;
         *code = "method_not_implemented";
         *detail = "This HTTP method is not supported.";
-    } else if (status == 400 && msg != NULL &&
-               strcmp(msg, "Malformed message") == 0 &&
+    } else if (unfinished_head &&
                transport_head_bytes() >=
                    head_buffer_size(g_config.max_header_bytes)) {
         /* the head filled civetweb's buffer without ending */
         *out_status = 431;
         *code = "header_fields_too_large";
         *detail = nk_framing_detail(NK_FRAMING_HEAD_TOO_LARGE);
-    } else if (status == 400 && msg != NULL &&
-               strcmp(msg, "Malformed message") == 0 && head_timed_out()) {
+    } else if (unfinished_head && head_timed_out()) {
         /* civetweb's head deadline passed with a head still incomplete */
         *out_status = 408;
         *code = "request_timeout";
