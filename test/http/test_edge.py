@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import psql
+from conftest import metric, parse_metrics, psql
 
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 API_PATH = "/api/frontend-test/probe"
@@ -479,15 +479,17 @@ def test_sigterm_under_load_answers_every_accepted_request(instance):
 
 
 def test_readiness_reports_draining(instance):
-    inst = instance({"SHUTDOWN_GRACE_MS": "3000"})
+    # enough threads that keep-alive is not dropped for scarcity (75%)
+    inst = instance({"SHUTDOWN_GRACE_MS": "3000", "WORKER_THREADS": "16"})
     # a request in flight keeps the drain open: its body is still missing
     s = socket.create_connection(("127.0.0.1", inst.port), timeout=10)
     s.sendall(b"POST " + API_PATH.encode() + b" HTTP/1.1\r\nHost: t\r\n"
               b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{")
     k = socket.create_connection(("127.0.0.1", inst.port), timeout=10)
     k.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert k.recv(65536).startswith(b"HTTP/1.1 200")
-    time.sleep(0.2)
+    first = k.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200") and b"Connection: close" not in first
+    wait_in_flight(inst, 1)
     inst.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     # an open keep-alive connection still gets answers, now closing ones
@@ -500,6 +502,17 @@ def test_readiness_reports_draining(instance):
     got = responses(read_from(s))
     assert [g[0] for g in got] == [404]
     assert inst.proc.wait(10) == 0
+
+
+def wait_in_flight(inst, n, timeout=10.0):
+    """Waits until namaskahd reports at least n requests being answered."""
+    deadline = time.time() + timeout
+    while True:
+        text = requests.get(inst.metrics_url + "/metrics", timeout=5).text
+        if metric(parse_metrics(text), "namaskah_http_requests_in_flight") >= n:
+            return
+        assert time.time() < deadline, f"fewer than {n} requests in flight"
+        time.sleep(0.05)
 
 
 def read_from(s, timeout=5.0):
