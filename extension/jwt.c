@@ -1603,7 +1603,7 @@ pgjwt_member(void *arg, const nk_json_member *m)
     char key[4];
     int i;
 
-    if (nk_jwt_json_unescape(m->key, m->key_len, key, sizeof(key)) != 3)
+    if (nk_json_unescape(m->key, m->key_len, key, sizeof(key)) != 3)
         return 0;
     i = strcmp(key, "nbf") == 0 ? 0 : strcmp(key, "exp") == 0 ? 1 : -1;
     if (i >= 0) {
@@ -1631,8 +1631,8 @@ decode_json_part(bytea *raw, pgjwt_times *times)
         len = strlen(txt);
     if (times != NULL) {
         memset(times, 0, sizeof(*times));
-        times->fast =
-            nk_jwt_json_scan_object(txt, len, pgjwt_member, times) == 0;
+        times->fast = nk_json_scan_object(txt, len, &nk_jwt_json_limits,
+                                          pgjwt_member, times) == NK_JSON_OK;
         /* json is text on disk: the decoded bytea serves as it is. */
         if (times->fast && txt == VARDATA(raw))
             return PointerGetDatum(raw);
@@ -1705,8 +1705,8 @@ pgjwt_bound(Datum payload, const pgjwt_times *t, int which, TimestampTz *out)
         }
         buf = palloc(t->len[which] * 4 + 1);
         if (t->kind[which] == NK_JSON_STRING)
-            nk_jwt_json_unescape(t->val[which], t->len[which], buf,
-                                 t->len[which] * 4 + 1);
+            nk_json_unescape(t->val[which], t->len[which], buf,
+                             t->len[which] * 4 + 1);
         else
             strlcpy(buf, t->val[which], t->len[which] + 1);
         value = cstring_to_text(buf);

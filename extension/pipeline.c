@@ -9,6 +9,13 @@
  * 22021 / 22P05 for invalid UTF-8 / control characters (the pipeline answers
  * 400 invalid_query or invalid_encoding).
  *
+ * parse_body turns a request body into jsonb after the strict, bounded scan
+ * of core/nk_jsonscan.c, so that no body costs more than a linear read: a
+ * duplicate member name is 22030 (the pipeline answers 400
+ * duplicate_member), a body past a limit 54000 with the limit in the detail
+ * (400 body_limit_exceeded), anything else that is not JSON 22P02 (400
+ * invalid_json).
+ *
  * call_endpoint calls a route's function by its OID through fmgr: no SQL
  * text, no parse or plan per request (EXECUTE would plan every call), with
  * the EXECUTE privilege checked as a direct call would.
@@ -27,8 +34,19 @@
 #include "utils/jsonb.h"
 
 #include "nk_http.h"
+#include "nk_jsonscan.h"
 
 #define MAX_QUERY_PARAMS 64
+
+/* What a request body may hold (docs/api.md, "Request bodies"): the API's
+ * bodies are flat objects of a few short members; these leave room and
+ * bound the work. */
+static const nk_json_limits body_limits = {
+    .max_depth = 16,
+    .max_members = 64,
+    .max_string = 16384,
+    .max_values = 4096,
+};
 
 static char *decode_component(const char *start, size_t len, const char *what);
 static FmgrInfo *endpoint_info(FunctionCallInfo fcinfo, Oid fn);
@@ -113,6 +131,54 @@ namaskah_parse_query(PG_FUNCTION_ARGS)
     appendStringInfoChar(&json, '}');
     PG_FREE_IF_COPY(query, 0);
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}
+
+/* The value of body_limits that st names. */
+static long
+body_limit_value(nk_json_status st)
+{
+    switch (st) {
+    case NK_JSON_TOO_DEEP:
+        return body_limits.max_depth;
+    case NK_JSON_TOO_MANY_MEMBERS:
+        return body_limits.max_members;
+    case NK_JSON_STRING_TOO_LONG:
+        return (long)body_limits.max_string;
+    default:
+        return (long)body_limits.max_values;
+    }
+}
+
+PG_FUNCTION_INFO_V1(namaskah_parse_body);
+Datum
+namaskah_parse_body(PG_FUNCTION_ARGS)
+{
+    text *body = PG_GETARG_TEXT_PP(0);
+    nk_json_status st =
+        nk_json_scan(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), &body_limits);
+
+    switch (st) {
+    case NK_JSON_OK:
+        break;
+    case NK_JSON_SYNTAX:
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                        errmsg("request body is not valid JSON")));
+        break;
+    case NK_JSON_DUPLICATE_MEMBER:
+        ereport(ERROR, (errcode(ERRCODE_DUPLICATE_JSON_OBJECT_KEY_VALUE),
+                        errmsg("request body has a duplicate member name")));
+        break;
+    default:
+        /* the detail is the problem's extension members */
+        ereport(ERROR,
+                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("request body exceeds the %s limit of %ld",
+                        nk_json_status_name(st), body_limit_value(st)),
+                 errdetail("{\"limit\": \"%s\", \"max\": %ld}",
+                           nk_json_status_name(st), body_limit_value(st))));
+    }
+    PG_RETURN_DATUM(
+        DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(body))));
 }
 
 /*

@@ -98,6 +98,24 @@ SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/ite
     '{"content-type": "application/json"}', '{"a": ');
 SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('POST', '/api/t/items/x', '',
     '{"content-type": "application/json"}', repeat('[', 100000));
+-- bodies are scanned before they become jsonb: linear work, one answer per
+-- limit, and a member name twice is refused (which one would win?)
+SELECT status, body::jsonb->>'code' AS code, body::jsonb->>'detail' AS detail,
+       body::jsonb->>'limit' AS "limit", body::jsonb->>'max' AS max
+FROM (VALUES
+    ('{"password": "wrong", "password": "right"}'),
+    ('{"a": {"b": 1, "\u0062": 2}}'),
+    ('{' || (SELECT string_agg(format('"k%s": 0', i), ',') FROM generate_series(1, 10000) i) || '}'),
+    ('{"a": "' || repeat('x', 16385) || '"}'),
+    ('[' || repeat('0,', 5000) || '0]'),
+    ('{"a": ' || repeat('[', 16) || repeat(']', 16) || '}'),
+    ('{"a": "\u0000"}'),
+    ('{"a": 1} {"b": 2}')) AS t(b),
+    LATERAL pg_temp.req('POST', '/api/t/items/x', '', '{"content-type": "application/json"}', t.b);
+-- within the limits a body is passed on whole
+SELECT status, jsonb_array_length(body::jsonb->'body'->'a') AS n FROM pg_temp.req('POST',
+    '/api/t/items/x', '', '{"content-type": "application/json"}',
+    '{"a": [' || repeat('"' || repeat('y', 100) || '",', 4000) || '1]}');
 
 -- error mapping: deliberate problems keep their code and extras; database
 -- errors say nothing about internals

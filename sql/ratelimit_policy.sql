@@ -8,7 +8,7 @@ SET timezone = 'UTC';
 -- the built-in policies
 SELECT name, algorithm, "limit", window_seconds, burst, cost, scope
 FROM namaskah.rate_limit_policies
-WHERE name IN ('default', 'auth_register', 'auth_login', 'auth_login_account')
+WHERE name IN ('default', 'auth_register', 'auth_login', 'auth_login_account', 'auth_login_account_client')
 ORDER BY name;
 -- set_default_rate_limit validates and updates the default policy
 SELECT namaskah.set_default_rate_limit(0, 3600);

@@ -21,7 +21,8 @@ SELECT namaskah.rate_limit_slots(NULL, 10, NULL, 16) IS NULL AS null_in_null_out
 -- the built-in policies: small quotas keep one slot (behave as unsplit)
 SELECT name, slots, namaskah.rate_limit_slots(algorithm, "limit", burst, slots) AS actual
 FROM namaskah.rate_limit_policies
-WHERE name IN ('default', 'auth_register', 'auth_login', 'auth_login_account', 'auth_failures')
+WHERE name IN ('default', 'auth_register', 'auth_login', 'auth_login_account',
+               'auth_login_account_client', 'auth_failures')
 ORDER BY name;
 INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope, slots)
 VALUES ('rt_bad', 'fixed_window', 1, 1, 'client', 0);

@@ -1,7 +1,7 @@
 /*
  * nk_jwt.c — compact JWS signing and strict verification, HMAC keys with
- * precomputed pads, the strict JSON object scanner and the secret-quality
- * check (pure C + libcrypto; contract in nk_jwt.h).
+ * precomputed pads, and the secret-quality check (pure C + libcrypto;
+ * contract in nk_jwt.h). JSON is read by nk_jsonscan.c.
  */
 #include "nk_jwt.h"
 #include "nk_base64url.h"
@@ -62,18 +62,6 @@ struct nk_hmac_key {
 #endif
 };
 
-typedef struct jscan {
-    const char *s;
-    size_t len;
-    size_t pos;
-} jscan;
-
-typedef struct key_span {
-    size_t start;
-    size_t len;
-    int escaped;
-} key_span;
-
 typedef struct header_info {
     int bad;
     int has_alg;
@@ -97,22 +85,12 @@ static int hmac_state_new(nk_hmac_key *k);
 static int hmac_prefix(nk_hmac_key *k, const EVP_MD *md,
                        const unsigned char *ipad, const unsigned char *opad,
                        size_t block);
-static inline void skip_ws(jscan *j);
-static int scan_string(jscan *j, size_t *start, size_t *len, int *escaped);
-static int scan_number(jscan *j);
-static int scan_literal(jscan *j, const char *lit);
-static int scan_value(jscan *j, int depth, nk_json_kind *kind);
-static int scan_object(jscan *j, int depth, nk_json_member_cb cb, void *arg);
-static int scan_array(jscan *j, int depth);
-static int hex4(const char *p, uint32_t *out);
-static uint32_t next_cp(const char *s, size_t *i);
-static int json_str_equal(const char *a, size_t alen, const char *b,
-                          size_t blen);
 static inline int key_is(const nk_json_member *m, const char *name, size_t n);
 static int header_member(void *arg, const nk_json_member *m);
 static int claims_member(void *arg, const nk_json_member *m);
 static int number_value(const nk_json_member *m, double *out);
 static int copy_id(const nk_json_member *m, char *out, size_t *len);
+static int aud_element(void *arg, const nk_json_member *m);
 static int aud_contains(const char *raw, size_t len, nk_json_kind kind,
                         const char *want);
 static nk_jwt_reason finish(nk_jwt_result *res, nk_jwt_reason r);
@@ -121,6 +99,13 @@ static nk_jwt_reason parse_header(const char *b64, size_t len,
                                   char *kid, size_t *kid_len);
 static int contains_nocase(const unsigned char *s, size_t len,
                            const char *needle);
+
+const nk_json_limits nk_jwt_json_limits = {
+    .max_depth = NK_JWT_JSON_MAX_DEPTH,
+    .max_members = NK_JWT_JSON_MAX_KEYS,
+    .max_string = (size_t)-1,
+    .max_values = (size_t)-1,
+};
 
 static const char *const reason_names[NK_JWT_REASON_COUNT] = {
     "ok",
@@ -485,495 +470,6 @@ nk_jwt_sign(nk_hmac_key *k, const char *header, size_t header_len,
     return o;
 }
 
-/* ---- strict JSON scanner ------------------------------------------------ */
-
-/* Inline, and a first byte above ' ' (the usual case) returns at once. */
-static inline void
-skip_ws(jscan *j)
-{
-    if (j->pos < j->len && (unsigned char)j->s[j->pos] > ' ')
-        return;
-    while (j->pos < j->len) {
-        char c = j->s[j->pos];
-
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        j->pos++;
-    }
-}
-
-static int
-hex4(const char *p, uint32_t *out)
-{
-    uint32_t v = 0;
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        char c = p[i];
-
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (uint32_t)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (avail bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F; /* nothing past U+10FFFF */
-    } else
-        return 0;
-    if (avail < n)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-/* 1 for the bytes a string holds as they are: ASCII from ' ', but '"', '\\'. */
-static const unsigned char plain_string_byte[256] = {
-    [' '] = 1,
-    ['!'] = 1,
-    ['#' ... '['] = 1,
-    [']' ... 0x7F] = 1,
-};
-
-/*
- * At '"': validates the string and leaves pos after the closing quote.
- * Rejects what PostgreSQL's jsonb input would reject (\u0000, unpaired
- * surrogates) so a scanned payload always converts to jsonb.
- */
-static int
-scan_string(jscan *j, size_t *start, size_t *len, int *escaped)
-{
-    size_t p = j->pos + 1;
-
-    *escaped = 0;
-    *start = p;
-    while (p < j->len) {
-        unsigned char c = (unsigned char)j->s[p];
-
-        /* Most bytes of a claim are plain ASCII: one test each. */
-        if (plain_string_byte[c]) {
-            p++;
-            continue;
-        }
-        if (c == '"') {
-            *len = p - *start;
-            j->pos = p + 1;
-            return 0;
-        }
-        if (c < 0x20)
-            return -1;
-        if (c == '\\') {
-            char e;
-
-            *escaped = 1;
-            if (p + 1 >= j->len)
-                return -1;
-            e = j->s[p + 1];
-            if (e == 'u') {
-                uint32_t cp, lo;
-
-                if (p + 6 > j->len || hex4(j->s + p + 2, &cp) != 0)
-                    return -1;
-                if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-                    return -1;
-                p += 6;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (p + 6 > j->len || j->s[p] != '\\' ||
-                        j->s[p + 1] != 'u' || hex4(j->s + p + 2, &lo) != 0 ||
-                        lo < 0xDC00 || lo > 0xDFFF)
-                        return -1;
-                    p += 6;
-                }
-                continue;
-            }
-            if (strchr("\"\\/bfnrt", e) == NULL || e == '\0')
-                return -1;
-            p += 2;
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        {
-            size_t n = utf8_seq((const unsigned char *)j->s + p, j->len - p);
-
-            if (n == 0)
-                return -1;
-            p += n;
-        }
-    }
-    return -1;
-}
-
-/* JSON's digits are ASCII whatever the locale, and no table is read. */
-static inline int
-ascii_digit(char c)
-{
-    return (unsigned char)(c - '0') < 10;
-}
-
-/* RFC 8259 number; the exponent is kept within what numeric accepts. */
-static int
-scan_number(jscan *j)
-{
-    const char *s = j->s;
-    size_t p = j->pos;
-    long exp = 0;
-
-    if (p < j->len && s[p] == '-')
-        p++;
-    if (p >= j->len)
-        return -1;
-    if (s[p] == '0')
-        p++;
-    else if (s[p] >= '1' && s[p] <= '9')
-        while (p < j->len && ascii_digit(s[p]))
-            p++;
-    else
-        return -1;
-    if (p < j->len && s[p] == '.') {
-        p++;
-        if (p >= j->len || !ascii_digit(s[p]))
-            return -1;
-        while (p < j->len && ascii_digit(s[p]))
-            p++;
-    }
-    if (p < j->len && (s[p] == 'e' || s[p] == 'E')) {
-        p++;
-        if (p < j->len && (s[p] == '+' || s[p] == '-'))
-            p++;
-        if (p >= j->len || !ascii_digit(s[p]))
-            return -1;
-        while (p < j->len && ascii_digit(s[p])) {
-            if (exp <= 1000)
-                exp = exp * 10 + (s[p] - '0');
-            p++;
-        }
-        if (exp > 1000)
-            return -1;
-    }
-    j->pos = p;
-    return 0;
-}
-
-static int
-scan_literal(jscan *j, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    if (j->len - j->pos < n || memcmp(j->s + j->pos, lit, n) != 0)
-        return -1;
-    j->pos += n;
-    return 0;
-}
-
-/* At the first byte of a value (whitespace already skipped). */
-static int
-scan_value(jscan *j, int depth, nk_json_kind *kind)
-{
-    size_t st, ln;
-    int esc;
-    char c;
-
-    if (j->pos >= j->len)
-        return -1;
-    c = j->s[j->pos];
-    switch (c) {
-    case '{':
-        *kind = NK_JSON_OBJECT;
-        return scan_object(j, depth + 1, NULL, NULL);
-    case '[':
-        *kind = NK_JSON_ARRAY;
-        return scan_array(j, depth + 1);
-    case '"':
-        *kind = NK_JSON_STRING;
-        return scan_string(j, &st, &ln, &esc);
-    case 't':
-        *kind = NK_JSON_TRUE;
-        return scan_literal(j, "true");
-    case 'f':
-        *kind = NK_JSON_FALSE;
-        return scan_literal(j, "false");
-    case 'n':
-        *kind = NK_JSON_NULL;
-        return scan_literal(j, "null");
-    default:
-        *kind = NK_JSON_NUMBER;
-        return scan_number(j);
-    }
-}
-
-static int
-scan_array(jscan *j, int depth)
-{
-    nk_json_kind kind;
-
-    if (depth > NK_JWT_JSON_MAX_DEPTH)
-        return -1;
-    j->pos++; /* '[' */
-    skip_ws(j);
-    if (j->pos < j->len && j->s[j->pos] == ']') {
-        j->pos++;
-        return 0;
-    }
-    for (;;) {
-        skip_ws(j);
-        if (scan_value(j, depth, &kind) != 0)
-            return -1;
-        skip_ws(j);
-        if (j->pos >= j->len)
-            return -1;
-        if (j->s[j->pos] == ']') {
-            j->pos++;
-            return 0;
-        }
-        if (j->s[j->pos] != ',')
-            return -1;
-        j->pos++;
-    }
-}
-
-/*
- * At '{'. Keys of this object are remembered (up to NK_JWT_JSON_MAX_KEYS)
- * to refuse duplicates: a verifier and a consumer that disagree on which
- * duplicate wins is a classic JWT confusion.
- */
-static int
-scan_object(jscan *j, int depth, nk_json_member_cb cb, void *arg)
-{
-    key_span keys[NK_JWT_JSON_MAX_KEYS];
-    int nkeys = 0, i;
-
-    if (depth > NK_JWT_JSON_MAX_DEPTH)
-        return -1;
-    j->pos++; /* '{' */
-    skip_ws(j);
-    if (j->pos < j->len && j->s[j->pos] == '}') {
-        j->pos++;
-        return 0;
-    }
-    for (;;) {
-        nk_json_member m;
-        key_span *k;
-        size_t vstart;
-
-        skip_ws(j);
-        if (j->pos >= j->len || j->s[j->pos] != '"')
-            return -1;
-        if (nkeys >= NK_JWT_JSON_MAX_KEYS)
-            return -1;
-        /* Scanned straight into its slot: no copy of a just-stored span. */
-        k = &keys[nkeys];
-        if (scan_string(j, &k->start, &k->len, &k->escaped) != 0)
-            return -1;
-        for (i = 0; i < nkeys; i++) {
-            const key_span *o = &keys[i];
-
-            if (!o->escaped && !k->escaped) {
-                /* First bytes first: most keys differ there. */
-                if (o->len == k->len && j->s[o->start] == j->s[k->start] &&
-                    memcmp(j->s + o->start, j->s + k->start, k->len) == 0)
-                    return -1;
-            } else if (json_str_equal(j->s + o->start, o->len, j->s + k->start,
-                                      k->len))
-                return -1;
-        }
-        nkeys++;
-        skip_ws(j);
-        if (j->pos >= j->len || j->s[j->pos] != ':')
-            return -1;
-        j->pos++;
-        skip_ws(j);
-        vstart = j->pos;
-        if (scan_value(j, depth, &m.kind) != 0)
-            return -1;
-        if (cb) {
-            m.key = j->s + k->start;
-            m.key_len = k->len;
-            m.key_escaped = k->escaped;
-            m.val = j->s + vstart;
-            m.val_len = j->pos - vstart;
-            if (m.kind == NK_JSON_STRING) {
-                m.val++;
-                m.val_len -= 2;
-            }
-            if (cb(arg, &m) != 0)
-                return -1;
-        }
-        skip_ws(j);
-        if (j->pos >= j->len)
-            return -1;
-        if (j->s[j->pos] == '}') {
-            j->pos++;
-            return 0;
-        }
-        if (j->s[j->pos] != ',')
-            return -1;
-        j->pos++;
-    }
-}
-
-int
-nk_jwt_json_scan_object(const char *s, size_t len, nk_json_member_cb cb,
-                        void *arg)
-{
-    jscan j = {s, len, 0};
-
-    skip_ws(&j);
-    if (j.pos >= j.len || s[j.pos] != '{')
-        return -1;
-    if (scan_object(&j, 1, cb, arg) != 0)
-        return -1;
-    skip_ws(&j);
-    return j.pos == j.len ? 0 : -1;
-}
-
-/* Next code point of an already validated raw string body. */
-static uint32_t
-next_cp(const char *s, size_t *i)
-{
-    const unsigned char *u = (const unsigned char *)s + *i;
-    uint32_t cp, lo;
-
-    if (u[0] == '\\') {
-        *i += 2;
-        switch (u[1]) {
-        case 'b':
-            return 8;
-        case 'f':
-            return 12;
-        case 'n':
-            return 10;
-        case 'r':
-            return 13;
-        case 't':
-            return 9;
-        case 'u':
-            hex4(s + *i, &cp);
-            *i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                hex4(s + *i + 2, &lo);
-                *i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            return cp;
-        default:
-            return u[1];
-        }
-    }
-    if (u[0] < 0x80) {
-        *i += 1;
-        return u[0];
-    }
-    if (u[0] < 0xE0) {
-        *i += 2;
-        return ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
-    }
-    if (u[0] < 0xF0) {
-        *i += 3;
-        return ((uint32_t)(u[0] & 0x0F) << 12) |
-               ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-    }
-    *i += 4;
-    return ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
-           ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
-}
-
-static int
-json_str_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i = 0, k = 0;
-
-    while (i < alen && k < blen)
-        if (next_cp(a, &i) != next_cp(b, &k))
-            return 0;
-    return i >= alen && k >= blen;
-}
-
-size_t
-nk_jwt_json_unescape(const char *raw, size_t raw_len, char *out,
-                     size_t out_size)
-{
-    size_t i = 0, o = 0;
-
-    if (memchr(raw, '\\', raw_len) == NULL) {
-        /* No escapes (the usual case): the raw bytes are the text. */
-        if (raw_len + 1 > out_size)
-            return (size_t)-1;
-        memcpy(out, raw, raw_len);
-        out[raw_len] = '\0';
-        return raw_len;
-    }
-    while (i < raw_len) {
-        uint32_t cp = next_cp(raw, &i);
-        unsigned char b[4];
-        size_t n;
-
-        if (cp < 0x80) {
-            b[0] = (unsigned char)cp;
-            n = 1;
-        } else if (cp < 0x800) {
-            b[0] = (unsigned char)(0xC0 | (cp >> 6));
-            b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-            n = 2;
-        } else if (cp < 0x10000) {
-            b[0] = (unsigned char)(0xE0 | (cp >> 12));
-            b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-            b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-            n = 3;
-        } else {
-            b[0] = (unsigned char)(0xF0 | (cp >> 18));
-            b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-            b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-            b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-            n = 4;
-        }
-        if (o + n + 1 > out_size)
-            return (size_t)-1;
-        memcpy(out + o, b, n);
-        o += n;
-    }
-    if (o + 1 > out_size)
-        return (size_t)-1;
-    out[o] = '\0';
-    return o;
-}
-
 /* ---- strict verification ------------------------------------------------ */
 
 /* Literal names only (the length is taken with sizeof). */
@@ -985,7 +481,7 @@ key_is(const nk_json_member *m, const char *name, size_t n)
 {
     if (!m->key_escaped)
         return m->key_len == n && memcmp(m->key, name, n) == 0;
-    return json_str_equal(m->key, m->key_len, name, n);
+    return nk_json_str_equal(m->key, m->key_len, name, n);
 }
 
 static int
@@ -999,7 +495,7 @@ header_member(void *arg, const nk_json_member *m)
         h->has_alg = 1;
         if (m->kind != NK_JSON_STRING)
             h->bad = 1;
-        else if (nk_jwt_json_unescape(m->val, m->val_len, name, sizeof(name)) !=
+        else if (nk_json_unescape(m->val, m->val_len, name, sizeof(name)) !=
                  (size_t)-1)
             h->alg = nk_jwt_alg_from_name(name, strlen(name));
     } else if (KEY_IS(m, "kid")) {
@@ -1046,7 +542,7 @@ copy_id(const nk_json_member *m, char *out, size_t *len)
 {
     if (m->kind != NK_JSON_STRING)
         return -1;
-    *len = nk_jwt_json_unescape(m->val, m->val_len, out, NK_JWT_ID_MAX + 1);
+    *len = nk_json_unescape(m->val, m->val_len, out, NK_JWT_ID_MAX + 1);
     if (*len == (size_t)-1) {
         *len = 0;
         return -1;
@@ -1083,8 +579,8 @@ claims_member(void *arg, const nk_json_member *m)
     else if (KEY_IS(m, "sub"))
         c->bad |= copy_id(m, c->c->sub, &c->c->sub_len) != 0;
     else if (KEY_IS(m, "role") && m->kind == NK_JSON_STRING) {
-        c->c->role_len = nk_jwt_json_unescape(m->val, m->val_len, c->c->role,
-                                              NK_JWT_ROLE_MAX + 1);
+        c->c->role_len = nk_json_unescape(m->val, m->val_len, c->c->role,
+                                          NK_JWT_ROLE_MAX + 1);
         if (c->c->role_len == (size_t)-1) {
             /* too long: no role, never a cut one */
             c->c->role[0] = '\0';
@@ -1094,37 +590,36 @@ claims_member(void *arg, const nk_json_member *m)
     return 0;
 }
 
+typedef struct aud_want {
+    const char *want;
+    size_t len;
+    int found;
+} aud_want;
+
+static int
+aud_element(void *arg, const nk_json_member *m)
+{
+    aud_want *w = arg;
+
+    if (m->kind == NK_JSON_STRING &&
+        nk_json_str_equal(m->val, m->val_len, w->want, w->len))
+        w->found = 1;
+    return 0;
+}
+
 /* "aud" is one string or an array of strings (RFC 7519 section 4.1.3). */
 static int
 aud_contains(const char *raw, size_t len, nk_json_kind kind, const char *want)
 {
-    jscan j = {raw, len, 0};
-    size_t wlen = strlen(want);
+    aud_want w = {want, strlen(want), 0};
 
     if (kind == NK_JSON_STRING)
-        return json_str_equal(raw, len, want, wlen);
+        return nk_json_str_equal(raw, len, w.want, w.len);
     if (kind != NK_JSON_ARRAY)
         return 0;
-    j.pos = 1;
-    for (;;) {
-        nk_json_kind k;
-        size_t st, ln;
-        int esc;
-
-        skip_ws(&j);
-        if (j.pos >= j.len || j.s[j.pos] == ']')
-            return 0;
-        if (j.s[j.pos] == '"') {
-            if (scan_string(&j, &st, &ln, &esc) != 0)
-                return 0;
-            if (json_str_equal(raw + st, ln, want, wlen))
-                return 1;
-        } else if (scan_value(&j, 1, &k) != 0)
-            return 0;
-        skip_ws(&j);
-        if (j.pos < j.len && j.s[j.pos] == ',')
-            j.pos++;
-    }
+    /* already scanned as part of the claims: this walk cannot fail */
+    nk_json_scan_array(raw, len, &nk_jwt_json_limits, aud_element, &w);
+    return w.found;
 }
 
 static nk_jwt_reason
@@ -1197,14 +692,16 @@ nk_jwt_parse_claims(const char *json, size_t len, const nk_jwt_policy *pol,
     claims_clear(c);
     memset(&ci, 0, sizeof(ci));
     ci.c = c;
-    if (nk_jwt_json_scan_object(json, len, claims_member, &ci) != 0 || ci.bad) {
+    if (nk_json_scan_object(json, len, &nk_jwt_json_limits, claims_member,
+                            &ci) != NK_JSON_OK ||
+        ci.bad) {
         claims_clear(c);
         return NK_JWT_MALFORMED;
     }
-    c->iss_ok =
-        pol->issuer == NULL ||
-        (ci.has_iss && ci.iss_kind == NK_JSON_STRING &&
-         json_str_equal(ci.iss, ci.iss_len, pol->issuer, strlen(pol->issuer)));
+    c->iss_ok = pol->issuer == NULL ||
+                (ci.has_iss && ci.iss_kind == NK_JSON_STRING &&
+                 nk_json_str_equal(ci.iss, ci.iss_len, pol->issuer,
+                                   strlen(pol->issuer)));
     c->aud_ok = pol->audience == NULL ||
                 (ci.has_aud &&
                  aud_contains(ci.aud, ci.aud_len, ci.aud_kind, pol->audience));
@@ -1223,8 +720,8 @@ parse_header(const char *b64, size_t len, unsigned char *buf, nk_jwt_alg *alg,
         NK_B64_OK)
         return NK_JWT_MALFORMED;
     memset(&h, 0, sizeof(h));
-    if (nk_jwt_json_scan_object((const char *)buf, hdec, header_member, &h) !=
-            0 ||
+    if (nk_json_scan_object((const char *)buf, hdec, &nk_jwt_json_limits,
+                            header_member, &h) != 0 ||
         h.bad || !h.has_alg)
         return NK_JWT_MALFORMED;
     if (h.crit)
@@ -1233,7 +730,7 @@ parse_header(const char *b64, size_t len, unsigned char *buf, nk_jwt_alg *alg,
         return NK_JWT_ALG_NOT_ALLOWED;
     if (h.kid == NULL)
         return NK_JWT_UNKNOWN_KID;
-    *kid_len = nk_jwt_json_unescape(h.kid, h.kid_len, kid, NK_JWT_ID_MAX + 1);
+    *kid_len = nk_json_unescape(h.kid, h.kid_len, kid, NK_JWT_ID_MAX + 1);
     if (*kid_len == (size_t)-1)
         return NK_JWT_UNKNOWN_KID;
     *alg = h.alg;

@@ -2,10 +2,11 @@
  * nk_jwt.h — compact JWS (JWT) signing and strict verification (pure C).
  *
  * HMAC-SHA256/384/512 through OpenSSL, canonical base64url only
- * (nk_base64url.h), a strict JSON object scanner (no duplicate keys at any
- * depth, valid UTF-8, no \u0000, paired surrogates, bounded depth and
- * exponents, so that whatever passes is also accepted by PostgreSQL's jsonb
- * input), and the claim checks of RFC 7519 against an injected clock.
+ * (nk_base64url.h), the strict JSON scanner of nk_jsonscan.h (no duplicate
+ * keys at any depth, valid UTF-8, no \u0000, paired surrogates, bounded
+ * depth and exponents, so that whatever passes is also accepted by
+ * PostgreSQL's jsonb input), and the claim checks of RFC 7519 against an
+ * injected clock.
  *
  * The verifier never trusts the token's header for the algorithm: the key
  * found by "kid" decides, and a header "alg" that differs is rejected. It
@@ -20,6 +21,8 @@
  */
 #ifndef NK_JWT_H
 #define NK_JWT_H
+
+#include "nk_jsonscan.h"
 
 #include <stddef.h>
 
@@ -207,47 +210,8 @@ nk_jwt_reason nk_jwt_parse_claims(const char *json, size_t len,
 nk_jwt_reason nk_jwt_check_claims(const nk_jwt_claims *c,
                                   const nk_jwt_policy *pol);
 
-/* ---- JSON -------------------------------------------------------------- */
-
-typedef enum nk_json_kind {
-    NK_JSON_STRING,
-    NK_JSON_NUMBER,
-    NK_JSON_OBJECT,
-    NK_JSON_ARRAY,
-    NK_JSON_TRUE,
-    NK_JSON_FALSE,
-    NK_JSON_NULL
-} nk_json_kind;
-
-/* One top-level member: raw key (between the quotes, escapes undecoded)
- * and raw value (strings without their quotes). */
-typedef struct nk_json_member {
-    const char *key;
-    size_t key_len;
-    int key_escaped; /* the raw key contains a backslash escape */
-    nk_json_kind kind;
-    const char *val;
-    size_t val_len;
-} nk_json_member;
-
-/* Return non-zero to stop the scan (the scan then fails). */
-typedef int (*nk_json_member_cb)(void *arg, const nk_json_member *m);
-
-/*
- * Checks that s[0..len) is exactly one JSON object (whitespace around
- * allowed) meeting the strict rules above, calling cb (when not NULL) for
- * each top-level member in order. Returns 0 when valid, -1 otherwise.
- */
-int nk_jwt_json_scan_object(const char *s, size_t len, nk_json_member_cb cb,
-                            void *arg);
-
-/*
- * Decodes a raw JSON string body (already validated by the scanner) into out
- * (room for out_size bytes, NUL-terminated). Returns the decoded length, or
- * (size_t)-1 when it does not fit.
- */
-size_t nk_jwt_json_unescape(const char *raw, size_t raw_len, char *out,
-                            size_t out_size);
+/* The scanner's limits for token headers and claims (nk_jsonscan.h). */
+extern const nk_json_limits nk_jwt_json_limits;
 
 /* ---- secrets ----------------------------------------------------------- */
 

@@ -15,7 +15,8 @@ CREATE TABLE @extschema@.rate_limit_policies (
     burst integer CHECK (burst >= 0),
     cost integer NOT NULL DEFAULT 1 CHECK (cost >= 0),
     scope text NOT NULL
-        CHECK (scope IN ('client', 'user', 'user_route', 'route', 'global')),
+        CHECK (scope IN ('client', 'user', 'user_route', 'route', 'global',
+                         'account', 'account_client')),
     description text,
     slots integer NOT NULL DEFAULT 16 CHECK (slots BETWEEN 1 AND 64)
 );
@@ -23,7 +24,7 @@ ALTER TABLE @extschema@.rate_limit_policies OWNER TO namaskah_owner;
 COMMENT ON TABLE @extschema@.rate_limit_policies IS
     'Rate-limit policies: algorithm, "limit" cost units per window_seconds, burst (NULL = limit; bucket capacity of token_bucket and gcra), default cost, key scope';
 COMMENT ON COLUMN @extschema@.rate_limit_policies.scope IS
-    'What the caller keys the state by: client (address), user, user_route, route, global';
+    'What the caller keys the state by: client (address), user, user_route, route, global; account and account_client (the account name a login tries, alone or with the client address) are keyed by the login endpoint, not by routes';
 COMMENT ON COLUMN @extschema@.rate_limit_policies.slots IS
     'At most this many slots (state rows) per key, so concurrent requests on one hot key lock different rows; the actual number is rate_limit_slots(algorithm, "limit", burst, slots): every slot gets at least 8 units';
 
@@ -31,8 +32,11 @@ COMMENT ON COLUMN @extschema@.rate_limit_policies.slots IS
 -- (set_default_rate_limit at start); it is a fixed window because that is what
 -- "N requests per window" means to an operator, and it keeps one counter per
 -- user. The auth policies are strict on purpose; the sliding window avoids
--- the doubled burst a fixed window allows at its edge, and GCRA spreads an
--- attacker's password guesses evenly over the window.
+-- the doubled burst a fixed window allows at its edge. Login attempts on one
+-- account are throttled per client address (so a guesser at one address
+-- cannot lock the owner out elsewhere) and, more loosely, over all
+-- addresses together (so many addresses together stay bounded): throttling
+-- instead of a hard lock (NIST SP 800-63B 5.2.2; docs/rate-limiting.md).
 INSERT INTO @extschema@.rate_limit_policies
     (name, algorithm, "limit", window_seconds, burst, cost, scope, description)
 VALUES
@@ -42,14 +46,17 @@ VALUES
      'Account creation: 5 per hour per client address'),
     ('auth_login', 'sliding_window', 20, 900, NULL, 1, 'client',
      'Login attempts: 20 per 15 minutes per client address'),
-    ('auth_login_account', 'gcra', 10, 900, NULL, 1, 'user',
-     'Login attempts: 10 per 15 minutes per account name, whatever the address'),
+    ('auth_login_account_client', 'sliding_window', 5, 900, NULL, 1, 'account_client',
+     'Login attempts: 5 per 15 minutes per account name from one client address'),
+    ('auth_login_account', 'sliding_window', 100, 3600, NULL, 1, 'account',
+     'Login attempts: 100 an hour per account name from all addresses together'),
     ('auth_failures', 'sliding_window', 60, 60, NULL, 1, 'client',
      'Failed bearer-token authentication: 60 a minute per client address, then 429');
 
 -- pg_dump keeps operator-made policies (built-ins come with the extension).
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
-    $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account', 'auth_failures')$$);
+    $$WHERE name NOT IN ('default', 'auth_register', 'auth_login', 'auth_login_account_client',
+                         'auth_login_account', 'auth_failures')$$);
 
 -- State: one row per (policy, key, slot). A key's quota is split over
 -- S = rate_limit_slots(...) slots, slot i holding its share (see

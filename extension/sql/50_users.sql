@@ -41,12 +41,6 @@ CREATE POLICY users_own_row ON @extschema@.users
     USING (id = @extschema@.request_subject());
 GRANT SELECT (id, email, phone, role, created_at) ON @extschema@.users TO namaskah_api;
 
--- Lockout policy: after this many consecutive failures the account is locked
--- for login.lockout_minutes.
-INSERT INTO @extschema@.settings (name, value, description) VALUES
-    ('login.max_failures', '5', 'consecutive failed logins before the account is locked'),
-    ('login.lockout_minutes', '15', 'how long a locked account refuses logins');
-
 -- create_user: a new account with role 'user'. Returns its id; a taken email
 -- raises 23505 (the endpoint answers 409 without saying more).
 CREATE FUNCTION @extschema@.create_user(email text, password text, phone text DEFAULT NULL)
@@ -66,9 +60,12 @@ $$;
 ALTER FUNCTION @extschema@.create_user(text, text, text) OWNER TO namaskah_owner;
 
 -- authenticate_password: (user_id, role) on success; otherwise outcome says
--- why ('invalid_credentials' or 'account_locked') and user_id is NULL. An
--- unknown email spends the same hashing time as a wrong password; failures
--- are counted and lock the account. Legacy hashes carried over from 2.3.0
+-- why ('invalid_credentials', or 'account_locked' for an account an admin
+-- locked) and user_id is NULL. An unknown email spends the same hashing time
+-- as a wrong password. Failures are counted (failed_logins, for the admin
+-- view) but lock nothing: guessing is throttled by login_attempt_allowed,
+-- keyed by the name tried, so existing and unknown accounts answer alike
+-- and nobody can lock another out. Legacy hashes carried over from 2.3.0
 -- ('$sha256$' and the unsalted SHA-256 hex; docs/MIGRATION.md) are accepted
 -- once, after a scrypt run of the same cost, and replaced by scrypt at that
 -- login (password_needs_rehash is true for them).
@@ -79,8 +76,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     account @extschema@.users;
-    max_failures int := @extschema@.setting('login.max_failures', '5')::int;
-    lockout interval := make_interval(mins => @extschema@.setting('login.lockout_minutes', '15')::int);
     password_ok boolean;
 BEGIN
     SELECT * INTO account FROM @extschema@.users u WHERE u.email_key = lower($1) FOR UPDATE;
@@ -104,21 +99,17 @@ BEGIN
         password_ok := @extschema@.password_verify($2, account.password_hash);
     END IF;
     IF NOT password_ok THEN
-        UPDATE @extschema@.users u SET
-            failed_logins = u.failed_logins + 1,
-            locked_until = CASE WHEN u.failed_logins + 1 >= max_failures
-                                THEN now() + lockout END,
+        UPDATE @extschema@.users u SET failed_logins = u.failed_logins + 1,
             updated_at = now()
         WHERE u.id = account.id;
-        outcome := CASE WHEN account.failed_logins + 1 >= max_failures
-                        THEN 'account_locked' ELSE 'invalid_credentials' END;
+        outcome := 'invalid_credentials';
         RETURN;
     END IF;
-    UPDATE @extschema@.users u SET failed_logins = 0, locked_until = NULL,
+    UPDATE @extschema@.users u SET failed_logins = 0,
         password_hash = CASE WHEN @extschema@.password_needs_rehash(u.password_hash)
                              THEN @extschema@.password_hash($2) ELSE u.password_hash END,
         updated_at = now()
-    WHERE u.id = account.id AND (u.failed_logins <> 0 OR u.locked_until IS NOT NULL
+    WHERE u.id = account.id AND (u.failed_logins <> 0
                                  OR @extschema@.password_needs_rehash(u.password_hash));
     outcome := 'ok';
     user_id := account.id;
@@ -127,25 +118,38 @@ END
 $$;
 ALTER FUNCTION @extschema@.authenticate_password(text, text) OWNER TO namaskah_owner;
 
--- login_attempt_allowed: consumes one login attempt of the account named by
--- email under the policy auth_login_account (whatever the client address,
--- so a distributed guess at one account is throttled too). Returns the
--- rate-limit answer; a denied attempt consumes nothing.
-CREATE FUNCTION @extschema@.login_attempt_allowed(email text,
-    OUT allowed boolean, OUT retry_after int)
+-- login_attempt_allowed: consumes one login attempt (successful or not: a
+-- consuming check before the password is looked at keeps the bound exact
+-- under concurrency) of the account named by email, from client: first
+-- under auth_login_account_client (that name from that address), then
+-- under auth_login_account (that name from all addresses). Keyed by the
+-- name tried, existing or not. Returns the first denial's policy and
+-- Retry-After; a denied attempt consumes nothing of the policy denying it.
+CREATE FUNCTION @extschema@.login_attempt_allowed(email text, client inet,
+    OUT allowed boolean, OUT policy text, OUT retry_after int)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    name_tried text := left(lower($1), 254);
     limited record;
 BEGIN
-    SELECT * INTO limited FROM @extschema@.rate_limit_check('auth_login_account',
-        'account:' || left(lower($1), 254));
+    policy := 'auth_login_account_client';
+    SELECT * INTO limited FROM @extschema@.rate_limit_check(policy,
+        'account:' || name_tried || ' ip:' || coalesce(host($2), ''));
+    IF limited.allowed THEN
+        policy := 'auth_login_account';
+        SELECT * INTO limited FROM @extschema@.rate_limit_check(policy,
+            'account:' || name_tried);
+    END IF;
     allowed := limited.allowed;
     retry_after := limited.retry_after;
+    IF allowed THEN
+        policy := NULL;
+    END IF;
 END
 $$;
-ALTER FUNCTION @extschema@.login_attempt_allowed(text) OWNER TO namaskah_owner;
+ALTER FUNCTION @extschema@.login_attempt_allowed(text, inet) OWNER TO namaskah_owner;
 
 -- issue_access_token: a signed token for a user that exists and is not
 -- locked, with its lifetime in seconds. sid names the login session so a
@@ -192,7 +196,7 @@ $$;
 ALTER FUNCTION @extschema@.revoke_current_token() OWNER TO namaskah_owner;
 
 GRANT EXECUTE ON FUNCTION @extschema@.request_subject() TO namaskah_api;
-GRANT EXECUTE ON FUNCTION @extschema@.login_attempt_allowed(text),
+GRANT EXECUTE ON FUNCTION @extschema@.login_attempt_allowed(text, inet),
     @extschema@.create_user(text, text, text),
     @extschema@.authenticate_password(text, text),
     @extschema@.issue_access_token(uuid, text, bigint),

@@ -132,7 +132,32 @@ BEGIN
 END
 $$;
 
+-- validate_request(req, body_schema, query_schema): what every endpoint
+-- calls first, so that each one refuses what it does not take in the same
+-- way. A NULL schema means none accepted: any query parameter is 400
+-- invalid_query, any body but none, JSON null or {} is 400
+-- validation_failed; otherwise validate_query / validate_body.
+CREATE FUNCTION @extschema@.validate_request(req jsonb,
+    body_schema jsonb DEFAULT NULL, query_schema jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF query_schema IS NOT NULL THEN
+        PERFORM @extschema@.validate_query(req->'query', query_schema);
+    ELSIF coalesce(req->'query', '{}') <> '{}' THEN
+        PERFORM @extschema@.validate_query(req->'query', '{}');
+    END IF;
+    IF body_schema IS NOT NULL THEN
+        PERFORM @extschema@.validate_body(req->'body', body_schema);
+    ELSIF coalesce(req->'body', 'null') NOT IN ('null', '{}') THEN
+        PERFORM @extschema@.validate_empty_body(req->'body');
+    END IF;
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION @extschema@.body_errors(jsonb, jsonb),
+    @extschema@.validate_request(jsonb, jsonb, jsonb),
     @extschema@.validate_body(jsonb, jsonb),
     @extschema@.validate_empty_body(jsonb),
     @extschema@.validate_query(jsonb, jsonb) TO namaskah_api;

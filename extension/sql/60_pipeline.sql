@@ -79,6 +79,15 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'namaskah_parse_query'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- A request body as jsonb after a strict, bounded, linear scan (C): 22P02
+-- not JSON, 22030 a duplicate member name, 54000 past a limit (depth 16,
+-- 64 members an object, strings of 16384 bytes, 4096 values; the detail is
+-- {"limit": name, "max": n}).
+CREATE FUNCTION @extschema@.parse_body(body text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'namaskah_parse_body'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Calls a route's endpoint function by OID (C, fmgr): no SQL text and no
 -- plan per request; EXECUTE privilege checked as for a direct call.
 CREATE FUNCTION @extschema@.call_endpoint(target regprocedure, req jsonb)
@@ -229,6 +238,7 @@ AS $$
 DECLARE
     keys_present boolean := false;
 BEGIN
+    PERFORM @extschema@.validate_request(req);
     IF to_regclass('@extschema@.signing_keys') IS NOT NULL THEN
         EXECUTE 'SELECT EXISTS (SELECT FROM @extschema@.signing_keys WHERE retired_at IS NULL)'
             INTO keys_present;
@@ -478,11 +488,21 @@ BEGIN
             RETURN;
         END IF;
         BEGIN
-            json_body := request_body::jsonb;
+            json_body := @extschema@.parse_body(request_body);
         EXCEPTION WHEN data_exception OR program_limit_exceeded OR statement_too_complex THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
+                err_detail = PG_EXCEPTION_DETAIL;
             SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
-                'invalid_json', 'The request body is not valid JSON.',
-                path, request_id, route_label);
+                CASE err_state WHEN '22030' THEN 'duplicate_member'
+                               WHEN '54000' THEN 'body_limit_exceeded'
+                               ELSE 'invalid_json' END,
+                CASE err_state
+                    WHEN '22030' THEN 'A member name appears twice in one object of the request body.'
+                    WHEN '54000' THEN format('The request body exceeds the limit on %s (%s).',
+                        replace(err_detail::jsonb->>'limit', '_', ' '), err_detail::jsonb->>'max')
+                    ELSE 'The request body is not valid JSON.' END,
+                path, request_id, route_label, '{}',
+                CASE WHEN err_state = '54000' THEN err_detail::jsonb END);
             RETURN;
         END;
     END IF;

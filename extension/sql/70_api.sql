@@ -14,6 +14,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM namaskah.validate_request(req);
     RETURN jsonb_build_object(
         'api_version', '2.4.0',
         'extension_version',

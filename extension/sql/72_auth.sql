@@ -18,7 +18,7 @@ DECLARE
     b jsonb := req->'body';
     new_id uuid;
 BEGIN
-    PERFORM namaskah.validate_body(b, '{
+    PERFORM namaskah.validate_request(req, '{
         "email": {"type": "string", "required": true, "max_length": 254, "format": "email"},
         "password": {"type": "string", "required": true, "min_length": 12, "max_length": 256},
         "phone": {"type": "string", "format": "e164"}}');
@@ -44,21 +44,21 @@ DECLARE
     result record;
     token record;
 BEGIN
-    PERFORM namaskah.validate_body(b, '{
+    PERFORM namaskah.validate_request(req, '{
         "email": {"type": "string", "required": true, "max_length": 254},
         "password": {"type": "string", "required": true, "max_length": 256}}');
-    attempt := namaskah.login_attempt_allowed(b->>'email');
+    attempt := namaskah.login_attempt_allowed(b->>'email', (req->>'client_addr')::inet);
     IF NOT attempt.allowed THEN
         PERFORM namaskah.raise_problem(429, 'rate_limited',
             'Too many login attempts for this account; retry after the time in Retry-After.',
-            jsonb_build_object('policy', 'auth_login_account',
+            jsonb_build_object('policy', attempt.policy,
                                'retry_after', greatest(attempt.retry_after, 1)));
     END IF;
     result := namaskah.authenticate_password(b->>'email', b->>'password');
-    -- failures keep their effect: the failure counter and the lockout
+    -- failures keep their effect: the attempt counted, the failure counter
     IF result.outcome = 'account_locked' THEN
         RETURN namaskah.problem_keeping_effects(401, 'account_locked',
-            'Too many failed logins; the account is locked for a while.');
+            'The account is locked; contact support.');
     ELSIF result.outcome <> 'ok' THEN
         RETURN namaskah.problem_keeping_effects(401, 'invalid_credentials',
             'The email or password is wrong.');
@@ -79,6 +79,7 @@ AS $$
 DECLARE
     account jsonb;
 BEGIN
+    PERFORM namaskah.validate_request(req);
     SELECT jsonb_build_object('id', u.id, 'email', u.email, 'phone', u.phone,
                               'role', u.role, 'created_at', u.created_at)
     INTO account
@@ -96,6 +97,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM namaskah.validate_request(req);
     PERFORM namaskah.revoke_current_token();
     PERFORM namaskah.set_response_status(204);
     RETURN NULL;
@@ -111,6 +113,7 @@ DECLARE
     claims jsonb := current_setting('request.jwt.claims', true)::jsonb;
     token record;
 BEGIN
+    PERFORM namaskah.validate_request(req);
     -- The presented token was verified (not expired, not revoked) by the
     -- pipeline; the new one keeps its session and auth_time, so refreshing
     -- never outlives a revoke-all, and the old one stops working.

@@ -382,7 +382,7 @@ DECLARE
     number record;
     created namaskah.verifications;
 BEGIN
-    PERFORM namaskah.validate_body(b, '{
+    PERFORM namaskah.validate_request(req, '{
         "service": {"type": "string", "required": true, "min_length": 1, "max_length": 32,
                     "pattern": "^[a-z0-9][a-z0-9_.-]{0,31}$"},
         "country": {"type": "string", "min_length": 2, "max_length": 2, "pattern": "^[A-Z]{2}$"}}');
@@ -417,7 +417,7 @@ DECLARE
     next_cursor text;
     last_cursor text;
 BEGIN
-    PERFORM namaskah.validate_query(q, '{
+    PERFORM namaskah.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 96},
         "status": {"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]}}');
@@ -455,6 +455,7 @@ DECLARE
     want uuid := namaskah.id_param(req);
     found_row namaskah.verifications;
 BEGIN
+    PERFORM namaskah.validate_request(req);
     PERFORM namaskah.expire_own_verifications();
     SELECT * INTO found_row FROM namaskah.verifications v
     WHERE v.id = want AND v.user_id = namaskah.request_subject();
@@ -476,7 +477,7 @@ DECLARE
     found_row namaskah.verifications;
 BEGIN
     -- No body, or an empty object: nothing here can be assigned.
-    PERFORM namaskah.validate_empty_body(req->'body');
+    PERFORM namaskah.validate_request(req);
     SELECT * INTO found_row FROM namaskah.verifications v
     WHERE v.id = want AND v.user_id = namaskah.request_subject()
     FOR UPDATE;

@@ -161,7 +161,7 @@ DECLARE
 BEGIN
     -- Authenticity first: nothing of an unsigned body is looked at.
     PERFORM namaskah.webhook_authenticate(req->'headers', req->>'raw_body');
-    PERFORM namaskah.validate_body(b, '{
+    PERFORM namaskah.validate_request(req, '{
         "message_id": {"type": "string", "required": true, "max_length": 128,
                        "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
         "to": {"type": "string", "required": true, "format": "e164"},

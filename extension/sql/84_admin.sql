@@ -167,7 +167,7 @@ DECLARE
     page record;
 BEGIN
     PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_query(q, '{
+    PERFORM namaskah.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 96},
         "role": {"type": "string", "enum": ["user", "admin"]}}');
@@ -187,7 +187,7 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    PERFORM namaskah.validate_empty_body(req->'body');
+    PERFORM namaskah.validate_request(req);
     RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), true);
 END
 $$;
@@ -199,7 +199,7 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    PERFORM namaskah.validate_empty_body(req->'body');
+    PERFORM namaskah.validate_request(req);
     RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), false);
 END
 $$;

@@ -130,7 +130,7 @@ DECLARE
     page record;
 BEGIN
     PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_query(q, '{
+    PERFORM namaskah.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 64, "pattern": "^[A-Za-z0-9_-]+$"},
         "from": {"type": "string", "max_length": 40},
@@ -167,7 +167,7 @@ DECLARE
     q jsonb := req->'query';
 BEGIN
     PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_query(q, '{
+    PERFORM namaskah.validate_request(req, NULL, '{
         "from": {"type": "string", "max_length": 40},
         "to": {"type": "string", "max_length": 40}}');
     RETURN namaskah.admin_security_report(namaskah.query_time(q, 'from'),
@@ -184,7 +184,7 @@ DECLARE
     q jsonb := req->'query';
 BEGIN
     PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_query(q, '{"limit": {"type": "integer", "minimum": 1, "maximum": 100}}');
+    PERFORM namaskah.validate_request(req, NULL, '{"limit": {"type": "integer", "minimum": 1, "maximum": 100}}');
     RETURN jsonb_build_object('items', namaskah.admin_hot_keys(coalesce((q->>'limit')::int, 20)));
 END
 $$;

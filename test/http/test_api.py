@@ -219,10 +219,14 @@ def test_wrong_password_and_unknown_email_look_the_same(account):
     sql(f"UPDATE namaskah.users SET failed_logins = 0 WHERE id = '{account['id']}'")
 
 
-def test_repeated_failures_lock_the_account():
-    email, password, _ = new_account()
+def test_an_admin_lock_refuses_the_right_password():
+    """Failed logins are throttled (test_ratelimit.py), never locked; only an
+    admin's lock refuses the owner."""
+    email, password, user_id = new_account()
     for _ in range(5):
         call("POST", "/api/auth/login", body={"email": email, "password": "not the password"})
+    assert call("POST", "/api/auth/login", body={"email": email, "password": password}).status_code == 200
+    sql(f"UPDATE namaskah.users SET locked_until = 'infinity' WHERE id = '{user_id}'")
     r = call("POST", "/api/auth/login", body={"email": email, "password": password})
     assert_problem(r, 401, "account_locked")
 

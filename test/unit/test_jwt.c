@@ -1,7 +1,7 @@
 /*
  * test_jwt.c — unit tests of core/nk_jwt.c: HMAC vectors (RFC 4231), the
  * RFC 7515 A.1 example, every rejection reason of the strict verifier with
- * an injected clock, the strict JSON scanner and the secret check.
+ * an injected clock and the secret check (the JSON scanner: test_jsonscan.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +24,12 @@ static char *make(nk_hmac_key *k, const char *header, const char *payload);
 static nk_jwt_reason verify_with(const char *tok, const nk_jwt_policy *pol,
                                  nk_jwt_result *res);
 static nk_jwt_reason verify(const char *tok);
-static int scan(const char *json);
 static void test_names(void);
 static void test_hmac(void);
 static void test_rfc7515(void);
 static void test_reasons(void);
 static void test_memo(void);
 static void test_claims(void);
-static void test_json(void);
 static void test_secrets(void);
 static void test_claims_role(void);
 
@@ -83,12 +81,6 @@ verify(const char *tok)
     nk_jwt_result res;
 
     return verify_with(tok, &pol, &res);
-}
-
-static int
-scan(const char *json)
-{
-    return nk_jwt_json_scan_object(json, strlen(json), NULL, NULL);
 }
 
 #define H256 "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}"
@@ -468,70 +460,6 @@ test_claims(void)
 }
 
 static void
-test_json(void)
-{
-    CHECK(scan("{}") == 0);
-    CHECK(scan(" {\"a\" : [1, -0.5e+3, true, false, null, {}, []] } ") == 0);
-    CHECK(
-        scan("{\"a\":\"\\ud83d\\ude00 \\u00e9 \xc3\xa9 \xf0\x9f\x98\x80\"}") ==
-        0);
-    CHECK(scan("") == -1);
-    CHECK(scan("[]") == -1);
-    CHECK(scan("{} x") == -1);
-    CHECK(scan("{\"a\":1,}") == -1);
-    CHECK(scan("{\"a\":01}") == -1);
-    CHECK(scan("{\"a\":1.}") == -1);
-    CHECK(scan("{\"a\":+1}") == -1);
-    CHECK(scan("{\"a\":1e1000}") == 0);
-    CHECK(scan("{\"a\":1e1001}") == -1);
-    CHECK(scan("{\"a\":tru}") == -1);
-    CHECK(scan("{'a':1}") == -1);
-    /* Duplicates, also through escapes and nested. */
-    CHECK(scan("{\"a\":1,\"a\":2}") == -1);
-    CHECK(scan("{\"a\":1,\"\\u0061\":2}") == -1);
-    CHECK(scan("{\"x\":{\"b\":1,\"b\":2}}") == -1);
-    CHECK(scan("{\"x\":[{\"b\":1},{\"b\":2}]}") == 0);
-    /* What jsonb would refuse. */
-    CHECK(scan("{\"a\":\"\\u0000\"}") == -1);
-    CHECK(scan("{\"a\":\"\\ud800\"}") == -1);
-    CHECK(scan("{\"a\":\"\\udc00\"}") == -1);
-    CHECK(scan("{\"a\":\"\\ud800\\u0041\"}") == -1);
-    CHECK(scan("{\"a\":\"\\x41\"}") == -1);
-    CHECK(scan("{\"a\":\"\t\"}") == -1);
-    CHECK(scan("{\"a\":\"\xc0\xaf\"}") == -1);     /* overlong */
-    CHECK(scan("{\"a\":\"\xed\xa0\x80\"}") == -1); /* UTF-8 surrogate */
-    CHECK(scan("{\"a\":\"\xf4\x90\x80\x80\"}") == -1);
-    CHECK(scan("{\"a\":\"\xe2\x82\"}") == -1);
-    CHECK(scan("{\"a\":\"x") == -1);
-    /* Depth bound. */
-    {
-        char deep[200];
-        int i, n = 0;
-
-        deep[n++] = '{';
-        deep[n++] = '"';
-        deep[n++] = 'a';
-        deep[n++] = '"';
-        deep[n++] = ':';
-        for (i = 0; i < 40; i++)
-            deep[n++] = '[';
-        for (i = 0; i < 40; i++)
-            deep[n++] = ']';
-        deep[n++] = '}';
-        deep[n] = '\0';
-        CHECK(scan(deep) == -1);
-    }
-    /* Unescape. */
-    {
-        char out[16];
-
-        CHECK(nk_jwt_json_unescape("a\\nb\\u00e9", 10, out, sizeof(out)) == 5);
-        CHECK_STREQ(out, "a\nb\xc3\xa9");
-        CHECK(nk_jwt_json_unescape("abcdef", 6, out, 4) == (size_t)-1);
-    }
-}
-
-static void
 test_secrets(void)
 {
 #define S(str, alg)                                                            \
@@ -609,7 +537,6 @@ main(void)
     test_memo();
     test_claims();
     test_claims_role();
-    test_json();
     test_secrets();
     nk_hmac_key_free(key256);
     nk_hmac_key_free(key512);
