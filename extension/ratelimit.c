@@ -5,7 +5,9 @@
  * The arithmetic is core/nk_ratelimit.c; this file reads the policy, reads
  * and writes the key's rows of namaskah.rate_limit_state through SPI with
  * plans prepared once per backend (SPI_keepplan), and turns library errors
- * into ereport in one place (rl_report_error).
+ * into ereport in one place (rl_report_error). What a check consumes is
+ * noted for the audit record, and the state is rebuilt from those records
+ * after a crash (ratelimit_journal.c).
  *
  * The state of a key is split over S slots (one row each; S from
  * nk_rl_slot_count, 1 for small quotas), each with its share of the quota,
@@ -52,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "nk_ratelimit.h"
+#include "ratelimit_journal.h"
 
 /* Keys are client addresses, user ids, "user:route" ...: short. */
 #define RL_MAX_KEY_BYTES 256
@@ -764,6 +767,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
+    rl_journal_ensure_state();
     rl_load_policy(c->policy, &c->pol);
     c->cost = PG_ARGISNULL(2) ? c->pol.cost : PG_GETARG_INT32(2);
     if (c->cost < 0)
@@ -778,6 +782,8 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     if (c->created)
         rl_cleanup(c->now);
     SPI_finish();
+    if (consume && r.allowed && c->cost > 0)
+        rl_journal_note(c->policy, c->key, c->cost, c->now);
 
     values[0] = BoolGetDatum(r.allowed);
     values[1] = Int32GetDatum((int32)Min(r.quota, (int64)PG_INT32_MAX));

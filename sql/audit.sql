@@ -14,7 +14,14 @@ SELECT status FROM namaskah.handle_request('POST', '/api/%0d%0a', '',
     '{"x-namaskah-transport-error": "invalid_encoding"}', NULL, '192.0.2.7', 'audit-4');
 
 SELECT seq > 0 AS seq, request_id, actor ~ '^(client|net):' AS pseudonymous_actor, method, route,
-       status, outcome, duration_ms >= 0 AS timed, details
+       status, outcome, duration_ms >= 0 AS timed, details - 'rate_limits' AS details
+FROM namaskah.audit_log WHERE id > :before ORDER BY id;
+-- what each request consumed of its rate limits (the time of each, in
+-- microseconds, left out): the keys are pseudonyms, never the address
+SELECT request_id, (SELECT jsonb_agg(e - 3) FROM jsonb_array_elements(details->'rate_limits') e)
+       AS consumed,
+       (SELECT bool_and((e->>3)::bigint > 0) FROM jsonb_array_elements(details->'rate_limits') e)
+       AS timed
 FROM namaskah.audit_log WHERE id > :before ORDER BY id;
 -- nothing secret or personal in the records
 SELECT count(*) AS leaks FROM namaskah.audit_log

@@ -107,3 +107,37 @@ COMMENT ON FUNCTION @extschema@.pseudonymize(text) IS
     'Stable keyed pseudonym ps_<16 hex> of a value (HMAC with a key derived from SECRET_KEY)';
 
 GRANT EXECUTE ON FUNCTION @extschema@.pseudonymize(text) TO namaskah_api;
+
+-- client_pseudonym(addr): how a client address appears wherever it is kept:
+-- the audit actor, rate-limit keys (and so the consumption kept in audit
+-- records): 'client:' || its pseudonym, or its masked network
+-- ('net:' || mask_ip) before SECRET_KEY is installed, 'client:unknown'
+-- without an address.
+CREATE FUNCTION @extschema@.client_pseudonym(addr inet)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF addr IS NULL THEN
+        RETURN 'client:unknown';
+    ELSIF EXISTS (SELECT FROM @extschema@.app_secret) THEN
+        RETURN 'client:' || @extschema@.pseudonymize(host(addr));
+    END IF;
+    RETURN 'net:' || @extschema@.mask_ip(addr);
+END
+$$;
+
+-- name_pseudonym(value): a name (an account's email, lower-cased by the
+-- caller) as it may be kept: its pseudonym, or before SECRET_KEY is
+-- installed an unkeyed digest ('sha256:' || 16 hex digits).
+CREATE FUNCTION @extschema@.name_pseudonym(value text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.app_secret) THEN
+        RETURN @extschema@.pseudonymize(value);
+    END IF;
+    RETURN 'sha256:' || left(encode(sha256(convert_to(value, 'UTF8')), 'hex'), 16);
+END
+$$;

@@ -71,8 +71,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
 -- expires_at: from then on the row equals a fresh key and may be deleted;
 -- it is rounded up to a minute (or to the window when shorter) so that most
 -- updates leave it alone and stay HOT.
--- UNLOGGED: a crash (not a clean restart) empties this table, which gives
--- every key a fresh quota once; replicas do not see it.
+-- UNLOGGED: a crash (not a clean restart) empties this table, and a
+-- replica never has its rows; so the first decision after either rebuilds
+-- it from the consumption kept in the audit records (rate_limit_epoch,
+-- rate_limit_rebuild below; extension/ratelimit_journal.c).
 CREATE UNLOGGED TABLE @extschema@.rate_limit_state (
     policy text NOT NULL,
     key text NOT NULL,
@@ -88,6 +90,18 @@ CREATE INDEX rate_limit_state_expires_at_idx
 ALTER TABLE @extschema@.rate_limit_state OWNER TO namaskah_owner;
 COMMENT ON TABLE @extschema@.rate_limit_state IS
     'Rate-limit state per (policy, key, slot); UNLOGGED: emptied by a crash; expired rows are deleted incrementally';
+
+-- One row while rate_limit_state is whole: written at CREATE EXTENSION and
+-- by each rebuild; UNLOGGED like the state, so the crash that empties the
+-- state empties this too and the next decision knows to rebuild.
+CREATE UNLOGGED TABLE @extschema@.rate_limit_epoch (
+    rebuilt_at timestamptz NOT NULL DEFAULT now(),
+    events_replayed bigint NOT NULL DEFAULT 0
+);
+ALTER TABLE @extschema@.rate_limit_epoch OWNER TO namaskah_owner;
+INSERT INTO @extschema@.rate_limit_epoch DEFAULT VALUES;
+COMMENT ON TABLE @extschema@.rate_limit_epoch IS
+    'One row while rate_limit_state is whole; missing after a crash or on a promoted replica (then rebuilt from audit records)';
 
 CREATE TYPE @extschema@.rate_limit_result AS (
     allowed boolean,
@@ -145,6 +159,59 @@ SET enable_seqscan = off
 AS 'MODULE_PATHNAME', 'nk_rate_limit_check';
 ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
+
+-- rate_limit_consumed(): what rate_limit_check calls consumed since the
+-- transaction began or since the last call, [[policy, key, cost,
+-- microseconds since 2000-01-01 UTC], ...] in order, or NULL; handle_request
+-- keeps it in the audit record's details ("rate_limits"), which is what a
+-- rebuild replays.
+CREATE FUNCTION @extschema@.rate_limit_consumed()
+RETURNS jsonb
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'nk_rate_limit_consumed';
+ALTER FUNCTION @extschema@.rate_limit_consumed() OWNER TO namaskah_owner;
+
+-- rate_limit_rebuild(): replaces rate_limit_state by the replay, in time
+-- order and at their own times, of the consumption kept in audit records
+-- that can still matter (two windows back, or twice the time a bucket takes
+-- to refill from empty, whichever is longer, for the longest policy), then
+-- writes rate_limit_epoch. Run by the first decision that finds
+-- rate_limit_epoch empty, under an advisory lock; returns the events
+-- replayed. Consumption by policies since deleted is skipped. Reads every
+-- audit record of the look-back (audit_rate_consumption, part 65: a
+-- sequential scan of audit_log), once per crash or failover.
+CREATE FUNCTION @extschema@.rate_limit_rebuild()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    epoch constant timestamptz := '2000-01-01 00:00:00+00';
+    lookback interval;
+    replayed bigint := 0;
+    ev record;
+BEGIN
+    SELECT coalesce(max(make_interval(secs => 2 * greatest(p.window_seconds,
+               p.window_seconds::numeric * coalesce(p.burst, p."limit")
+               / greatest(p."limit", 1)))), interval '0')
+    INTO lookback FROM @extschema@.rate_limit_policies p;
+    DELETE FROM @extschema@.rate_limit_state;
+    DELETE FROM @extschema@.rate_limit_epoch;
+    FOR ev IN
+        SELECT c.policy, c.key, c.cost, c.t_us
+        FROM @extschema@.audit_rate_consumption(now() - lookback) AS c
+        WHERE EXISTS (SELECT FROM @extschema@.rate_limit_policies p WHERE p.name = c.policy)
+        ORDER BY c.t_us, c.record_id
+    LOOP
+        PERFORM @extschema@.rate_limit_check(ev.policy, ev.key, ev.cost,
+            epoch + make_interval(secs => 0) + (ev.t_us || ' microseconds')::interval);
+        replayed := replayed + 1;
+    END LOOP;
+    INSERT INTO @extschema@.rate_limit_epoch (events_replayed) VALUES (replayed);
+    RETURN replayed;
+END
+$$;
+ALTER FUNCTION @extschema@.rate_limit_rebuild() OWNER TO namaskah_owner;
 
 -- rate_limit_purge: deletes up to max_rows expired state rows (oldest first,
 -- skipping rows other transactions hold) and returns how many. Checks already

@@ -131,16 +131,16 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    name_tried text := left(lower($1), 254);
+    -- pseudonyms: these keys are kept in audit records (ratelimit_journal.c)
+    name_tried text := 'account:' || @extschema@.name_pseudonym(left(lower($1), 254));
     limited record;
 BEGIN
     policy := 'auth_login_account_client';
     SELECT * INTO limited FROM @extschema@.rate_limit_check(policy,
-        'account:' || name_tried || ' ip:' || coalesce(host($2), ''));
+        name_tried || ' ' || @extschema@.client_pseudonym($2));
     IF limited.allowed THEN
         policy := 'auth_login_account';
-        SELECT * INTO limited FROM @extschema@.rate_limit_check(policy,
-            'account:' || name_tried);
+        SELECT * INTO limited FROM @extschema@.rate_limit_check(policy, name_tried);
     END IF;
     allowed := limited.allowed;
     retry_after := limited.retry_after;

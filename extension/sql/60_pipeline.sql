@@ -360,16 +360,18 @@ END
 $$;
 
 -- The rate-limit key of a request under a policy's scope. Anonymous requests
--- fall back to the client address for user scopes.
+-- fall back to the client address for user scopes. Addresses appear as
+-- their pseudonyms (client_pseudonym): the keys of what a request consumed
+-- are kept in its audit record.
 CREATE FUNCTION @extschema@.rate_limit_key(scope text, route text,
     user_id text, client_addr inet)
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
     SELECT CASE $1
-        WHEN 'client' THEN 'ip:' || host($4)
-        WHEN 'user' THEN coalesce('user:' || $3, 'ip:' || host($4))
-        WHEN 'user_route' THEN coalesce('user:' || $3, 'ip:' || host($4)) || ' ' || $2
+        WHEN 'client' THEN @extschema@.client_pseudonym($4)
+        WHEN 'user' THEN coalesce('user:' || $3, @extschema@.client_pseudonym($4))
+        WHEN 'user_route' THEN coalesce('user:' || $3, @extschema@.client_pseudonym($4)) || ' ' || $2
         WHEN 'route' THEN $2
         ELSE '*' END
 $$;

@@ -203,6 +203,26 @@ END
 $$;
 ALTER FUNCTION @extschema@.audit_verify(bigint, bigint) OWNER TO namaskah_auditor;
 
+-- audit_rate_consumption(since): the rate-limit consumption kept in the
+-- records logged after since (details "rate_limits", written by
+-- handle_request from rate_limit_consumed()), one row per event, for
+-- rate_limit_rebuild (part 40). The only read of audit_log the owner role
+-- has.
+CREATE FUNCTION @extschema@.audit_rate_consumption(since timestamptz,
+    OUT record_id bigint, OUT policy text, OUT key text, OUT cost int, OUT t_us bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.id, e->>0, e->>1, (e->>2)::int, (e->>3)::bigint
+    FROM @extschema@.audit_log a
+    CROSS JOIN LATERAL jsonb_array_elements(a.details->'rate_limits') AS e
+    WHERE a.logged_at > $1 AND a.details ? 'rate_limits'
+$$;
+ALTER FUNCTION @extschema@.audit_rate_consumption(timestamptz) OWNER TO namaskah_auditor;
+REVOKE ALL ON FUNCTION @extschema@.audit_rate_consumption(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.audit_rate_consumption(timestamptz) TO namaskah_owner;
+
 -- Who a request was: the verified user, else a keyed pseudonym of the client
 -- address (or its network, before SECRET_KEY is installed). The subject is a
 -- validly signed claim, but still request text: sanitized like the rest, so
@@ -214,12 +234,8 @@ AS $$
 BEGIN
     IF subject IS NOT NULL THEN
         RETURN 'user:' || @extschema@.sanitize_log(subject, 128);
-    ELSIF client_addr IS NULL THEN
-        RETURN 'client:unknown';
-    ELSIF EXISTS (SELECT FROM @extschema@.app_secret) THEN
-        RETURN 'client:' || @extschema@.pseudonymize(host(client_addr));
     END IF;
-    RETURN 'net:' || @extschema@.mask_ip(client_addr);
+    RETURN @extschema@.client_pseudonym(client_addr);
 END
 $$;
 
@@ -267,6 +283,7 @@ DECLARE
     transport_error text := request_headers->>'x-namaskah-transport-error';
     problem record;
     subject text;
+    consumed jsonb;
 BEGIN
     -- claims of an earlier request in the same transaction must not leak
     PERFORM set_config('request.jwt.claims', '', true);
@@ -286,6 +303,7 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.settings s
                    WHERE s.name = 'audit.enabled' AND s.value = 'off') THEN
+        consumed := @extschema@.rate_limit_consumed();
         PERFORM @extschema@.audit_append(request_id,
             @extschema@.audit_actor(subject, client_addr),
             left(@extschema@.sanitize_log(method, 32), 16),
@@ -301,7 +319,11 @@ BEGIN
                     @extschema@.sanitize_log(request_headers->>'user-agent', 256)))
                 || CASE WHEN status = 429
                         THEN jsonb_build_object('policy', body::jsonb->>'policy')
-                        ELSE '{}' END);
+                        ELSE '{}' END
+                -- what the request consumed, for rebuilding the rate-limit
+                -- state after a crash (keys are pseudonyms)
+                || CASE WHEN consumed IS NULL THEN '{}'
+                        ELSE jsonb_build_object('rate_limits', consumed) END);
     END IF;
 END
 $$;
