@@ -63,9 +63,9 @@ ALTER FUNCTION @extschema@.create_user(text, text, text) OWNER TO namaskah_owner
 -- why ('invalid_credentials', or 'account_locked' for an account an admin
 -- locked) and user_id is NULL. An unknown email spends the same hashing time
 -- as a wrong password. Failures are counted (failed_logins, for the admin
--- view) but lock nothing: guessing is throttled by login_attempt_allowed,
--- keyed by the name tried, so existing and unknown accounts answer alike
--- and nobody can lock another out. Legacy hashes carried over from 2.3.0
+-- view) but lock nothing: guessing is throttled (login_attempt_allowed,
+-- login_failed), keyed by the name tried, so existing and unknown accounts
+-- answer alike and nobody can lock another out. Legacy hashes carried over from 2.3.0
 -- ('$sha256$' and the unsalted SHA-256 hex; docs/MIGRATION.md) are accepted
 -- once, after a scrypt run of the same cost, and replaced by scrypt at that
 -- login (password_needs_rehash is true for them).
@@ -118,29 +118,38 @@ END
 $$;
 ALTER FUNCTION @extschema@.authenticate_password(text, text) OWNER TO namaskah_owner;
 
--- login_attempt_allowed: consumes one login attempt (successful or not: a
--- consuming check before the password is looked at keeps the bound exact
--- under concurrency) of the account named by email, from client: first
--- under auth_login_account_client (that name from that address), then
--- under auth_login_account (that name from all addresses). Keyed by the
--- name tried, existing or not. Returns the first denial's policy and
--- Retry-After; a denied attempt consumes nothing of the policy denying it.
+-- The rate-limit keys of a login attempt on the account named by email from
+-- client: that name from that address (policy auth_login_account_client)
+-- and that name from all addresses (auth_login_account). Built from
+-- pseudonyms: consumed keys are kept in audit records (ratelimit_journal.c).
+CREATE FUNCTION @extschema@.login_keys(email text, client inet,
+    OUT name_and_client text, OUT name_only text)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    name_only := 'account:' || @extschema@.name_pseudonym(left(lower($1), 254));
+    name_and_client := name_only || ' ' || @extschema@.client_pseudonym($2);
+END
+$$;
+
+-- login_attempt_allowed: whether the account named by email may be tried
+-- from client: neither throttle is used up by failed attempts (a peek:
+-- nothing consumed, nothing locked). Returns the first denial's policy and
+-- Retry-After. Keyed by the name tried, existing or not.
 CREATE FUNCTION @extschema@.login_attempt_allowed(email text, client inet,
     OUT allowed boolean, OUT policy text, OUT retry_after int)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- pseudonyms: these keys are kept in audit records (ratelimit_journal.c)
-    name_tried text := 'account:' || @extschema@.name_pseudonym(left(lower($1), 254));
+    keys record := @extschema@.login_keys($1, $2);
     limited record;
 BEGIN
     policy := 'auth_login_account_client';
-    SELECT * INTO limited FROM @extschema@.rate_limit_check(policy,
-        name_tried || ' ' || @extschema@.client_pseudonym($2));
+    SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy, keys.name_and_client);
     IF limited.allowed THEN
         policy := 'auth_login_account';
-        SELECT * INTO limited FROM @extschema@.rate_limit_check(policy, name_tried);
+        SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy, keys.name_only);
     END IF;
     allowed := limited.allowed;
     retry_after := limited.retry_after;
@@ -150,6 +159,24 @@ BEGIN
 END
 $$;
 ALTER FUNCTION @extschema@.login_attempt_allowed(text, inet) OWNER TO namaskah_owner;
+
+-- login_failed: counts one failed attempt on the account named by email from
+-- client against both throttles. Successful logins count against neither
+-- (NIST SP 800-63B 5.2.2 limits failed attempts): an owner may log in as
+-- often as the route's own policy allows.
+CREATE FUNCTION @extschema@.login_failed(email text, client inet)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys record := @extschema@.login_keys($1, $2);
+BEGIN
+    PERFORM @extschema@.rate_limit_check('auth_login_account_client', keys.name_and_client);
+    PERFORM @extschema@.rate_limit_check('auth_login_account', keys.name_only);
+END
+$$;
+ALTER FUNCTION @extschema@.login_failed(text, inet) OWNER TO namaskah_owner;
 
 -- issue_access_token: a signed token for a user that exists and is not
 -- locked, with its lifetime in seconds. sid names the login session so a
@@ -197,6 +224,7 @@ ALTER FUNCTION @extschema@.revoke_current_token() OWNER TO namaskah_owner;
 
 GRANT EXECUTE ON FUNCTION @extschema@.request_subject() TO namaskah_api;
 GRANT EXECUTE ON FUNCTION @extschema@.login_attempt_allowed(text, inet),
+    @extschema@.login_failed(text, inet),
     @extschema@.create_user(text, text, text),
     @extschema@.authenticate_password(text, text),
     @extschema@.issue_access_token(uuid, text, bigint),

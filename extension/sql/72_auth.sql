@@ -56,6 +56,9 @@ BEGIN
     END IF;
     result := namaskah.authenticate_password(b->>'email', b->>'password');
     -- failures keep their effect: the attempt counted, the failure counter
+    IF result.outcome <> 'ok' THEN
+        PERFORM namaskah.login_failed(b->>'email', (req->>'client_addr')::inet);
+    END IF;
     IF result.outcome = 'account_locked' THEN
         RETURN namaskah.problem_keeping_effects(401, 'account_locked',
             'The account is locked; contact support.');

@@ -10,7 +10,8 @@ BEGIN
     IF to_regnamespace('namaskah_holding') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS namaskah_holding.rate_limit_state, namaskah_holding._meta;
+    DROP TABLE IF EXISTS namaskah_holding.rate_limit_state, namaskah_holding.rate_limit_epoch,
+        namaskah_holding._meta;
     SELECT string_agg(c.relname, ', ' ORDER BY c.relname) INTO left_over
     FROM pg_catalog.pg_class c
     WHERE c.relnamespace = 'namaskah_holding'::regnamespace AND c.relkind = 'r';
