@@ -1,33 +1,80 @@
 /*
- * audit.c — SQL wrappers of the audit log's C parts: the record hash and the
- * identity of this backend's hash chain.
+ * audit.c — the audit log's C parts: the record hash, the identity of this
+ * backend's hash chain, and audit_append, which writes one record per
+ * request.
  *
  * Each backend appends to a chain of its own (audit_chain_id), so writing an
- * audit record never waits for another request; the chain's head is read
- * from the table by the appending transaction itself, so an aborted
- * transaction can never leave the chain out of step with what was committed.
+ * audit record never waits for another request. Nobody else writes to that
+ * chain, so its head (seq, hash) is kept in memory after each append; any
+ * abort, of the transaction or of a subtransaction, forgets it, and the next
+ * append reads the head from the table again (within its own transaction,
+ * so an aborted append can never leave the chain out of step with what was
+ * committed). audit_verify (SQL, sql/65_audit.sql) recomputes every hash
+ * from the stored fields independently of this code.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "nk_audit.h"
 
 #define MAX_AUDIT_FIELDS 32
 
+/* The record's columns, in table order (audit_log). */
+enum audit_column {
+    COL_ID,
+    COL_CHAIN_ID,
+    COL_SEQ,
+    COL_LOGGED_AT,
+    COL_REQUEST_ID,
+    COL_ACTOR,
+    COL_METHOD,
+    COL_ROUTE,
+    COL_STATUS,
+    COL_OUTCOME,
+    COL_DURATION_MS,
+    COL_DETAILS,
+    COL_PREV_HASH,
+    COL_HASH,
+    AUDIT_COLUMNS
+};
+/* The hashed fields are the first twelve columns (audit_fields in SQL). */
+#define AUDIT_HASHED_FIELDS COL_PREV_HASH
+
 static pg_uuid_t chain_id;
 static bool chain_id_set = false;
 
-PG_FUNCTION_INFO_V1(namaskah_audit_chain_id);
-Datum
-namaskah_audit_chain_id(PG_FUNCTION_ARGS)
-{
-    pg_uuid_t *result = palloc(sizeof(pg_uuid_t));
+/* This chain's head, while known (see the banner). */
+static bool head_valid = false;
+static int64 head_seq;
+static unsigned char head_hash[NK_AUDIT_HASH_LEN];
+static bool callbacks_registered = false;
+static SPIPlanPtr plan_head;
+static SPIPlanPtr plan_insert;
 
+static const pg_uuid_t *chain_id_get(void);
+static void audit_xact_cb(XactEvent event, void *arg);
+static void audit_subxact_cb(SubXactEvent event, SubTransactionId my,
+                             SubTransactionId parent, void *arg);
+static void head_load(void);
+static text *left_chars(text *t, int n);
+static void record_hash(const Datum *values, const bool *nulls,
+                        unsigned char out[NK_AUDIT_HASH_LEN]);
+
+static const pg_uuid_t *
+chain_id_get(void)
+{
     if (!chain_id_set) {
         if (!pg_strong_random(chain_id.data, UUID_LEN))
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
@@ -36,8 +83,236 @@ namaskah_audit_chain_id(PG_FUNCTION_ARGS)
         chain_id.data[8] = (chain_id.data[8] & 0x3f) | 0x80; /* variant */
         chain_id_set = true;
     }
-    memcpy(result, &chain_id, sizeof(pg_uuid_t));
+    return &chain_id;
+}
+
+PG_FUNCTION_INFO_V1(namaskah_audit_chain_id);
+Datum
+namaskah_audit_chain_id(PG_FUNCTION_ARGS)
+{
+    pg_uuid_t *result = palloc(sizeof(pg_uuid_t));
+
+    memcpy(result, chain_id_get(), sizeof(pg_uuid_t));
     PG_RETURN_UUID_P(result);
+}
+
+/* Any abort may have taken an appended record with it; so may the
+ * ROLLBACK PREPARED of a prepared transaction, decided elsewhere. */
+static void
+audit_xact_cb(XactEvent event, void *arg)
+{
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE)
+        head_valid = false;
+}
+
+static void
+audit_subxact_cb(SubXactEvent event, SubTransactionId my,
+                 SubTransactionId parent, void *arg)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        head_valid = false;
+}
+
+/* Reads this chain's head from the table (none yet: the genesis hash). */
+static void
+head_load(void)
+{
+    Oid types[1] = {UUIDOID};
+    Datum values[1];
+
+    if (plan_head == NULL) {
+        SPIPlanPtr p =
+            SPI_prepare("SELECT a.seq, a.hash FROM namaskah.audit_log a "
+                        "WHERE a.chain_id = $1 ORDER BY a.seq DESC LIMIT 1",
+                        1, types);
+
+        if (p == NULL || SPI_keepplan(p) != 0)
+            elog(ERROR, "preparing the audit head query failed");
+        plan_head = p;
+    }
+    values[0] = UUIDPGetDatum(chain_id_get());
+    if (SPI_execute_plan(plan_head, values, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "reading the audit chain head failed");
+    if (SPI_processed == 1) {
+        bool isnull;
+        bytea *h;
+
+        head_seq = DatumGetInt64(SPI_getbinval(
+            SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+                                          SPI_tuptable->tupdesc, 2, &isnull));
+        if (VARSIZE_ANY_EXHDR(h) != NK_AUDIT_HASH_LEN)
+            elog(ERROR, "audit chain head has a malformed hash");
+        memcpy(head_hash, VARDATA_ANY(h), NK_AUDIT_HASH_LEN);
+    } else {
+        /* audit_genesis: sha256('namaskah-audit-genesis:' || chain id) */
+        char *id = DatumGetCString(
+            DirectFunctionCall1(uuid_out, UUIDPGetDatum(chain_id_get())));
+        char *seed = psprintf("namaskah-audit-genesis:%s", id);
+        bytea *digest = DatumGetByteaPP(DirectFunctionCall1(
+            sha256_bytea, PointerGetDatum(cstring_to_text(seed))));
+
+        head_seq = 0;
+        memcpy(head_hash, VARDATA_ANY(digest), NK_AUDIT_HASH_LEN);
+    }
+    head_valid = true;
+}
+
+/* left(t, n): the first n characters. */
+static text *
+left_chars(text *t, int n)
+{
+    return DatumGetTextPP(
+        DirectFunctionCall2(text_left, PointerGetDatum(t), Int32GetDatum(n)));
+}
+
+/* The text forms audit_fields (SQL) hashes, from the column values. */
+static void
+record_hash(const Datum *values, const bool *nulls,
+            unsigned char out[NK_AUDIT_HASH_LEN])
+{
+    nk_audit_field fields[AUDIT_HASHED_FIELDS];
+    int i;
+
+    for (i = 0; i < AUDIT_HASHED_FIELDS; i++) {
+        char *s = NULL;
+
+        if (nulls[i]) {
+            fields[i].data = NULL;
+            fields[i].len = 0;
+            continue;
+        }
+        switch (i) {
+        case COL_ID:
+        case COL_SEQ:
+            s = psprintf(INT64_FORMAT, DatumGetInt64(values[i]));
+            break;
+        case COL_CHAIN_ID:
+            s = DatumGetCString(DirectFunctionCall1(uuid_out, values[i]));
+            break;
+        case COL_LOGGED_AT:
+            /* (extract(epoch FROM logged_at) * 1000000)::bigint */
+            s = psprintf(INT64_FORMAT,
+                         DatumGetTimestampTz(values[i]) +
+                             (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+                                 SECS_PER_DAY * USECS_PER_SEC);
+            break;
+        case COL_STATUS:
+        case COL_DURATION_MS:
+            s = psprintf("%d", DatumGetInt32(values[i]));
+            break;
+        case COL_DETAILS:
+            s = DatumGetCString(DirectFunctionCall1(jsonb_out, values[i]));
+            break;
+        default: {
+            text *t = DatumGetTextPP(values[i]);
+
+            fields[i].data = VARDATA_ANY(t);
+            fields[i].len = VARSIZE_ANY_EXHDR(t);
+            continue;
+        }
+        }
+        fields[i].data = s;
+        fields[i].len = strlen(s);
+    }
+    if (nk_audit_hash(head_hash, fields, AUDIT_HASHED_FIELDS, out) !=
+        NK_AUDIT_OK)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not hash an audit record")));
+}
+
+/*
+ * audit_append(request_id, actor, method, route, status, outcome,
+ * duration_ms, details): one record at the end of this backend's chain;
+ * returns its id. Text is cut to the columns' documented lengths (in
+ * characters); details NULL is {}.
+ */
+PG_FUNCTION_INFO_V1(namaskah_audit_append);
+Datum
+namaskah_audit_append(PG_FUNCTION_ARGS)
+{
+    static const int text_args[][2] = {
+        {0, 128}, {1, 128}, {2, 16}, {3, 256}, {5, 64}};
+    static const int text_cols[] = {COL_REQUEST_ID, COL_ACTOR, COL_METHOD,
+                                    COL_ROUTE, COL_OUTCOME};
+    Oid types[AUDIT_COLUMNS] = {INT8OID,  UUIDOID, INT8OID, TIMESTAMPTZOID,
+                                TEXTOID,  TEXTOID, TEXTOID, TEXTOID,
+                                INT4OID,  TEXTOID, INT4OID, JSONBOID,
+                                BYTEAOID, BYTEAOID};
+    Datum values[AUDIT_COLUMNS];
+    bool nulls[AUDIT_COLUMNS];
+    char spi_nulls[AUDIT_COLUMNS + 1];
+    unsigned char hash[NK_AUDIT_HASH_LEN];
+    bytea *prev, *hashed;
+    int64 id;
+    size_t i;
+
+    if (!callbacks_registered) {
+        RegisterXactCallback(audit_xact_cb, NULL);
+        RegisterSubXactCallback(audit_subxact_cb, NULL);
+        callbacks_registered = true;
+    }
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (!head_valid)
+        head_load();
+    memset(nulls, 0, sizeof(nulls));
+    id = nextval_internal(
+        get_relname_relid("audit_log_id_seq",
+                          get_namespace_oid("namaskah", false)),
+        false);
+    values[COL_ID] = Int64GetDatum(id);
+    values[COL_CHAIN_ID] = UUIDPGetDatum(chain_id_get());
+    values[COL_SEQ] = Int64GetDatum(head_seq + 1);
+    values[COL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+    for (i = 0; i < lengthof(text_cols); i++) {
+        int arg = text_args[i][0];
+
+        nulls[text_cols[i]] = PG_ARGISNULL(arg);
+        if (!nulls[text_cols[i]])
+            values[text_cols[i]] = PointerGetDatum(
+                left_chars(PG_GETARG_TEXT_PP(arg), text_args[i][1]));
+    }
+    nulls[COL_STATUS] = PG_ARGISNULL(4);
+    values[COL_STATUS] = nulls[COL_STATUS] ? 0 : PG_GETARG_DATUM(4);
+    nulls[COL_DURATION_MS] = PG_ARGISNULL(6);
+    values[COL_DURATION_MS] = nulls[COL_DURATION_MS] ? 0 : PG_GETARG_DATUM(6);
+    values[COL_DETAILS] =
+        PG_ARGISNULL(7) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
+                        : PG_GETARG_DATUM(7);
+    record_hash(values, nulls, hash);
+    prev = palloc(VARHDRSZ + NK_AUDIT_HASH_LEN);
+    SET_VARSIZE(prev, VARHDRSZ + NK_AUDIT_HASH_LEN);
+    memcpy(VARDATA(prev), head_hash, NK_AUDIT_HASH_LEN);
+    hashed = palloc(VARHDRSZ + NK_AUDIT_HASH_LEN);
+    SET_VARSIZE(hashed, VARHDRSZ + NK_AUDIT_HASH_LEN);
+    memcpy(VARDATA(hashed), hash, NK_AUDIT_HASH_LEN);
+    values[COL_PREV_HASH] = PointerGetDatum(prev);
+    values[COL_HASH] = PointerGetDatum(hashed);
+
+    if (plan_insert == NULL) {
+        SPIPlanPtr p = SPI_prepare(
+            "INSERT INTO namaskah.audit_log (id, chain_id, seq, logged_at, "
+            "request_id, actor, method, route, status, outcome, duration_ms, "
+            "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11, $12, $13, $14)",
+            AUDIT_COLUMNS, types);
+
+        if (p == NULL || SPI_keepplan(p) != 0)
+            elog(ERROR, "preparing the audit insert failed");
+        plan_insert = p;
+    }
+    for (i = 0; i < AUDIT_COLUMNS; i++)
+        spi_nulls[i] = nulls[i] ? 'n' : ' ';
+    spi_nulls[AUDIT_COLUMNS] = '\0';
+    if (SPI_execute_plan(plan_insert, values, spi_nulls, false, 0) !=
+        SPI_OK_INSERT)
+        elog(ERROR, "writing the audit record failed");
+    SPI_finish();
+    head_seq++;
+    memcpy(head_hash, hash, NK_AUDIT_HASH_LEN);
+    PG_RETURN_INT64(id);
 }
 
 PG_FUNCTION_INFO_V1(namaskah_audit_hash);

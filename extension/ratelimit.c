@@ -48,6 +48,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/itemptr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -124,6 +125,7 @@ static RlOutcome rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool,
                                RlCall *c, int slot, bool flag, nk_rl_result *r);
 static void rl_check_sharded(RlCall *c, nk_rl_result *out);
 static Datum rl_decide(FunctionCallInfo fcinfo, bool consume);
+static bool rl_replay_event(RlCall *c, int64 cost);
 
 static SPIPlanPtr plan_policy;
 static SPIPlanPtr plan_read;
@@ -792,6 +794,96 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     values[4] = Int32GetDatum(rl_seconds(r.retry_after_us));
     pfree(c);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * One recorded consumption replayed on the key's slots in memory
+ * (rate_limit_replay): the first slot that allows the cost takes it, else
+ * the slots together when their whole units add up (as rl_gather does
+ * under locks). False when the state cannot take it any more (a limit
+ * lowered since): it is left out.
+ */
+static bool
+rl_replay_event(RlCall *c, int64 cost)
+{
+    const int S = c->pol.nslots;
+    nk_rl_result r, left[NK_RL_MAX_SLOTS];
+    int64 total = 0, need = cost;
+    int i;
+
+    for (i = 0; i < S; i++) {
+        rl_apply_slot(c, i, &c->rows[i], cost, &r);
+        if (r.allowed) {
+            c->rows[i].found = true;
+            c->rows[i].s = r.state;
+            c->per_slot[i] = r;
+            return true;
+        }
+    }
+    for (i = 0; i < S; i++) {
+        rl_apply_slot(c, i, &c->rows[i], 0, &left[i]);
+        total += left[i].remaining;
+    }
+    if (total < cost)
+        return false;
+    for (i = 0; i < S && need > 0; i++) {
+        int64 take = Min(need, left[i].remaining);
+
+        if (take <= 0)
+            continue;
+        rl_apply_slot(c, i, &c->rows[i], take, &r);
+        if (!r.allowed)
+            elog(ERROR, "rate-limit slot refused the units it reported");
+        c->rows[i].found = true;
+        c->rows[i].s = r.state;
+        c->per_slot[i] = r;
+        need -= take;
+    }
+    return true;
+}
+
+/*
+ * rate_limit_replay(policy, key, costs int[], times bigint[]): rebuilds one
+ * key's state from its recorded consumption (costs[i] at times[i],
+ * microseconds since 2000-01-01 UTC, in order), replayed in memory and
+ * written once per slot: the key must have no rows (rate_limit_rebuild
+ * empties the table first). Returns how many events were replayed.
+ */
+PG_FUNCTION_INFO_V1(nk_rate_limit_replay);
+Datum
+nk_rate_limit_replay(PG_FUNCTION_ARGS)
+{
+    ArrayType *costs = PG_GETARG_ARRAYTYPE_P(2);
+    ArrayType *times = PG_GETARG_ARRAYTYPE_P(3);
+    Datum *cost_d, *time_d;
+    bool *cost_n, *time_n;
+    int ncost, ntime, i, replayed = 0;
+    RlCall *c = palloc0(sizeof(RlCall));
+
+    c->policy = PG_GETARG_TEXT_PP(0);
+    c->key = PG_GETARG_TEXT_PP(1);
+    deconstruct_array(costs, INT4OID, 4, true, TYPALIGN_INT, &cost_d, &cost_n,
+                      &ncost);
+    deconstruct_array(times, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                      &time_d, &time_n, &ntime);
+    if (ncost != ntime)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("costs and times must have the same length")));
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    rl_load_policy(c->policy, &c->pol);
+    for (i = 0; i < ncost; i++) {
+        if (cost_n[i] || time_n[i] || DatumGetInt32(cost_d[i]) <= 0)
+            continue;
+        c->now = DatumGetInt64(time_d[i]);
+        if (rl_replay_event(c, DatumGetInt32(cost_d[i])))
+            replayed++;
+    }
+    for (i = 0; i < c->pol.nslots; i++)
+        if (c->rows[i].found && !rl_insert_state(c, i, &c->per_slot[i]))
+            elog(ERROR, "rate-limit state of a replayed key already exists");
+    SPI_finish();
+    PG_RETURN_INT32(replayed);
 }
 
 PG_FUNCTION_INFO_V1(nk_rate_limit_peek);

@@ -30,6 +30,25 @@ WHERE id > :before AND (details::text ~ 'eyJ|alice@example|192\.0\.2\.7|2001:db8
 
 SELECT ok, checked >= 4 AS checked FROM namaskah.audit_verify();
 
+-- the chain's head is kept per backend: an append rolled back (with its
+-- transaction or a savepoint) must not become the next record's predecessor
+BEGIN;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-rolled-back');
+ROLLBACK;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-after-rollback');
+BEGIN;
+SAVEPOINT s;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-savepoint');
+ROLLBACK TO SAVEPOINT s;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-after-savepoint');
+COMMIT;
+SELECT request_id, seq - lag(seq) OVER (ORDER BY id) AS step
+FROM namaskah.audit_log
+WHERE request_id IN ('audit-4', 'audit-after-rollback', 'audit-after-savepoint') ORDER BY id;
+SELECT count(*) AS rolled_back_records FROM namaskah.audit_log
+WHERE request_id IN ('audit-rolled-back', 'audit-savepoint');
+SELECT ok FROM namaskah.audit_verify();
+
 -- append-only: API roles cannot touch it, the owner's changes are refused
 SET ROLE namaskah_api;
 SELECT count(*) FROM namaskah.audit_log;

@@ -91,17 +91,14 @@ COMMENT ON FUNCTION @extschema@.derive_key(text) IS
 
 -- pseudonymize(value): 'ps_' || the first 16 hex digits (64 bits) of
 -- HMAC-SHA256(derive_key('pseudonym'), value). Stable for as long as the
--- secret is; reveals nothing without it.
+-- secret is; reveals nothing without it. C (extension/secret.c): the
+-- derived key is kept per backend until app_secret changes (its trigger,
+-- part 30, invalidates it).
 CREATE FUNCTION @extschema@.pseudonymize(value text)
 RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 'ps_' || pg_catalog.encode(pg_catalog.substr(
-        @extschema@.mask_hmac_sha256(@extschema@.derive_key('pseudonym'),
-                                     pg_catalog.convert_to($1, 'UTF8')),
-        1, 8), 'hex')
-$$;
+AS 'MODULE_PATHNAME', 'namaskah_pseudonymize'
+LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.pseudonymize(text) OWNER TO namaskah_owner;
 COMMENT ON FUNCTION @extschema@.pseudonymize(text) IS
     'Stable keyed pseudonym ps_<16 hex> of a value (HMAC with a key derived from SECRET_KEY)';
@@ -112,20 +109,15 @@ GRANT EXECUTE ON FUNCTION @extschema@.pseudonymize(text) TO namaskah_api;
 -- the audit actor, rate-limit keys (and so the consumption kept in audit
 -- records): 'client:' || its pseudonym, or its masked network
 -- ('net:' || mask_ip) before SECRET_KEY is installed, 'client:unknown'
--- without an address.
+-- without an address. C (extension/secret.c), called on every anonymous
+-- request; runs as its caller, which must be able to read app_secret: the
+-- pipeline, the audit and the login throttle, all namaskah_owner (granted
+-- to no one else).
 CREATE FUNCTION @extschema@.client_pseudonym(addr inet)
 RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    IF addr IS NULL THEN
-        RETURN 'client:unknown';
-    ELSIF EXISTS (SELECT FROM @extschema@.app_secret) THEN
-        RETURN 'client:' || @extschema@.pseudonymize(host(addr));
-    END IF;
-    RETURN 'net:' || @extschema@.mask_ip(addr);
-END
-$$;
+AS 'MODULE_PATHNAME', 'namaskah_client_pseudonym'
+LANGUAGE C STABLE;
+ALTER FUNCTION @extschema@.client_pseudonym(inet) OWNER TO namaskah_owner;
 
 -- name_pseudonym(value): a name (an account's email, lower-cased by the
 -- caller) as it may be kept: its pseudonym, or before SECRET_KEY is

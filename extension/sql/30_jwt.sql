@@ -71,6 +71,10 @@ CREATE TRIGGER signing_keys_changed
 CREATE TRIGGER jwt_settings_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.settings
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+-- the pseudonym key derived from the secret (extension/secret.c)
+CREATE TRIGGER app_secret_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.app_secret
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
 
 -- Checks a secret (22023 when too short, a placeholder or low-entropy; the
 -- message never contains it) and returns its fingerprint.

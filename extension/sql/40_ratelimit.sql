@@ -171,25 +171,38 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'nk_rate_limit_consumed';
 ALTER FUNCTION @extschema@.rate_limit_consumed() OWNER TO namaskah_owner;
 
--- rate_limit_rebuild(): replaces rate_limit_state by the replay, in time
--- order and at their own times, of the consumption kept in audit records
--- that can still matter (two windows back, or twice the time a bucket takes
--- to refill from empty, whichever is longer, for the longest policy), then
--- writes rate_limit_epoch. Run by the first decision that finds
--- rate_limit_epoch empty, under an advisory lock; returns the events
+-- rate_limit_replay(policy, key, costs, times): one key's state rebuilt in
+-- memory (C) from its recorded consumption, costs[i] at times[i]
+-- (microseconds since 2000-01-01 UTC, in order), and written once per
+-- slot; returns the events replayed. For rate_limit_rebuild.
+CREATE FUNCTION @extschema@.rate_limit_replay(policy text, key text,
+    costs integer[], times bigint[])
+RETURNS integer
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'nk_rate_limit_replay';
+ALTER FUNCTION @extschema@.rate_limit_replay(text, text, integer[], bigint[])
+    OWNER TO namaskah_owner;
+
+-- rate_limit_rebuild(): replaces rate_limit_state by the replay, per key in
+-- time order and at their own times, of the consumption kept in audit
+-- records that can still matter (two windows back, or twice the time a
+-- bucket takes to refill from empty, whichever is longer, for the longest
+-- policy), then writes rate_limit_epoch. Run by the first decision that
+-- finds rate_limit_epoch empty, under an advisory lock; returns the events
 -- replayed. Consumption by policies since deleted is skipped. Reads every
 -- audit record of the look-back (audit_rate_consumption, part 65: a
--- sequential scan of audit_log), once per crash or failover.
+-- sequential scan of audit_log), once per crash or failover; each key is
+-- replayed in memory and written once (replaying through rate_limit_check
+-- in one transaction made a hot key's row versions pile up: quadratic).
 CREATE FUNCTION @extschema@.rate_limit_rebuild()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    epoch constant timestamptz := '2000-01-01 00:00:00+00';
     lookback interval;
     replayed bigint := 0;
-    ev record;
+    grp record;
 BEGIN
     SELECT coalesce(max(make_interval(secs => 2 * greatest(p.window_seconds,
                p.window_seconds::numeric * coalesce(p.burst, p."limit")
@@ -197,15 +210,16 @@ BEGIN
     INTO lookback FROM @extschema@.rate_limit_policies p;
     DELETE FROM @extschema@.rate_limit_state;
     DELETE FROM @extschema@.rate_limit_epoch;
-    FOR ev IN
-        SELECT c.policy, c.key, c.cost, c.t_us
+    FOR grp IN
+        SELECT c.policy, c.key,
+               array_agg(c.cost ORDER BY c.t_us, c.record_id) AS costs,
+               array_agg(c.t_us ORDER BY c.t_us, c.record_id) AS times
         FROM @extschema@.audit_rate_consumption(now() - lookback) AS c
         WHERE EXISTS (SELECT FROM @extschema@.rate_limit_policies p WHERE p.name = c.policy)
-        ORDER BY c.t_us, c.record_id
+        GROUP BY c.policy, c.key
     LOOP
-        PERFORM @extschema@.rate_limit_check(ev.policy, ev.key, ev.cost,
-            epoch + make_interval(secs => 0) + (ev.t_us || ' microseconds')::interval);
-        replayed := replayed + 1;
+        replayed := replayed + @extschema@.rate_limit_replay(grp.policy, grp.key,
+                                                              grp.costs, grp.times);
     END LOOP;
     INSERT INTO @extschema@.rate_limit_epoch (events_replayed) VALUES (replayed);
     RETURN replayed;

@@ -424,6 +424,8 @@ DECLARE
     err_hint text;
     err_detail text;
     allow_header text;
+    denied boolean := false;
+    answer record;
 BEGIN
     request_headers := coalesce(request_headers, '{}');
 
@@ -434,7 +436,7 @@ BEGIN
             path, request_id, route_label);
         RETURN;
     END IF;
-    SELECT * INTO matched FROM @extschema@.match_route(method, path);
+    matched := @extschema@.match_route(method, path);
     IF matched.allowed = '{}' THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
             'not_found', 'No resource exists at this path.', path, request_id,
@@ -523,7 +525,7 @@ BEGIN
             verdict := @extschema@.jwt_verify_strict(token, now());
         END IF;
         IF NOT verdict.valid THEN
-            SELECT * INTO limited FROM @extschema@.rate_limit_check('auth_failures',
+            limited := @extschema@.rate_limit_check('auth_failures',
                 @extschema@.rate_limit_key('client', route_label, NULL, client_addr));
             IF NOT limited.allowed THEN
                 SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
@@ -558,7 +560,7 @@ BEGIN
     IF FOUND THEN
         limit_key := @extschema@.rate_limit_key(policy.scope, route_label,
                                                 subject, client_addr);
-        SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy.name, limit_key);
+        limited := @extschema@.rate_limit_peek(policy.name, limit_key);
         limit_headers := @extschema@.rate_limit_headers(policy.name,
             policy.window_seconds, limited.allowed, limited."limit",
             limited.remaining, limited.reset_after, limited.retry_after);
@@ -591,20 +593,31 @@ BEGIN
         -- webhooks): the headers without credentials, and the exact body
         'headers', request_headers - 'authorization' - 'cookie' - 'proxy-authorization',
         'raw_body', CASE WHEN route.auth = 'webhook' THEN request_body END);
+    -- One subtransaction: an endpoint error rolls back the endpoint's
+    -- effects and the request is accounted after it; a denied accounting
+    -- step (denied, since an endpoint may raise a 429 of its own) rolls
+    -- back the endpoint's effects.
     BEGIN
-        BEGIN
-            PERFORM set_config('namaskah.response_status', '', true);
-            PERFORM set_config('namaskah.response_problem', '', true);
-            result := @extschema@.call_endpoint(route.target, req);
-            result_status := coalesce(nullif(current_setting(
-                'namaskah.response_status', true), '')::int, 200);
-            soft_problem := nullif(current_setting('namaskah.response_problem', true), '')::jsonb;
-            IF soft_problem IS NOT NULL THEN
-                err_status := (soft_problem->>'status')::int;
-                err_code := soft_problem->>'code';
-                err_text := soft_problem->>'detail';
+        PERFORM set_config('namaskah.response_status', '', true);
+        PERFORM set_config('namaskah.response_problem', '', true);
+        result := @extschema@.call_endpoint(route.target, req);
+        result_status := coalesce(nullif(current_setting(
+            'namaskah.response_status', true), '')::int, 200);
+        soft_problem := nullif(current_setting('namaskah.response_problem', true), '')::jsonb;
+        IF soft_problem IS NOT NULL THEN
+            err_status := (soft_problem->>'status')::int;
+            err_code := soft_problem->>'code';
+            err_text := soft_problem->>'detail';
+        END IF;
+        IF policy.name IS NOT NULL THEN
+            limited := @extschema@.rate_limit_check(policy.name, limit_key);
+            IF NOT limited.allowed THEN
+                denied := true;
+                RAISE EXCEPTION USING ERRCODE = 'NK429';
             END IF;
-        EXCEPTION WHEN OTHERS THEN
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        IF NOT denied THEN
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
                 err_message = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT,
                 err_detail = PG_EXCEPTION_DETAIL;
@@ -615,23 +628,24 @@ BEGIN
                     request_id, route_label, err_state,
                     @extschema@.sanitize_log(err_message, 512);
             END IF;
-        END;
-        IF policy.name IS NOT NULL THEN
-            SELECT * INTO limited FROM @extschema@.rate_limit_check(policy.name, limit_key);
-            limit_headers := @extschema@.rate_limit_headers(policy.name,
-                policy.window_seconds, limited.allowed, limited."limit",
-                limited.remaining, limited.reset_after, limited.retry_after);
-            IF NOT limited.allowed THEN
-                RAISE EXCEPTION USING ERRCODE = 'NK429';
+            IF policy.name IS NOT NULL THEN
+                limited := @extschema@.rate_limit_check(policy.name, limit_key);
+                denied := NOT limited.allowed;
             END IF;
         END IF;
-    EXCEPTION WHEN SQLSTATE 'NK429' THEN
+    END;
+    IF policy.name IS NOT NULL THEN
+        limit_headers := @extschema@.rate_limit_headers(policy.name,
+            policy.window_seconds, limited.allowed, limited."limit",
+            limited.remaining, limited.reset_after, limited.retry_after);
+    END IF;
+    IF denied THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
             'rate_limited', 'Too many requests; retry after the time in Retry-After.',
             path, request_id, route_label, limit_headers,
             jsonb_build_object('policy', policy.name));
         RETURN;
-    END;
+    END IF;
 
     IF err_status IS NOT NULL THEN
         SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
@@ -649,8 +663,10 @@ BEGIN
                 THEN err_detail::jsonb END);
         RETURN;
     END IF;
-    SELECT * INTO status, headers, body FROM @extschema@.respond(result_status,
-        result, route_label, limit_headers);
+    answer := @extschema@.respond(result_status, result, route_label, limit_headers);
+    status := answer.out_status;
+    headers := answer.out_headers;
+    body := answer.out_body;
 END
 $$;
 ALTER FUNCTION @extschema@.run_pipeline(text, text, text, jsonb, text, inet, text)

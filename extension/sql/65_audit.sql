@@ -98,37 +98,16 @@ RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT
 AS $$ SELECT sha256(convert_to('namaskah-audit-genesis:' || $1::text, 'UTF8')) $$;
 
--- audit_append: one record at the end of this backend's chain.
+-- audit_append: one record at the end of this backend's chain (C,
+-- extension/audit.c: the chain's head kept per backend, forgotten on any
+-- abort; the same fields and hash as audit_fields / audit_hash, which
+-- audit_verify recomputes independently).
 CREATE FUNCTION @extschema@.audit_append(request_id text, actor text, method text,
     route text, status int, outcome text, duration_ms int, details jsonb)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    r @extschema@.audit_log;
-    head record;
-BEGIN
-    r.chain_id := @extschema@.audit_chain_id();
-    SELECT a.seq, a.hash INTO head FROM @extschema@.audit_log a
-    WHERE a.chain_id = r.chain_id ORDER BY a.seq DESC LIMIT 1;
-    r.id := nextval('@extschema@.audit_log_id_seq');
-    r.seq := coalesce(head.seq, 0) + 1;
-    r.prev_hash := coalesce(head.hash, @extschema@.audit_genesis(r.chain_id));
-    r.logged_at := clock_timestamp();
-    r.request_id := left(request_id, 128);
-    r.actor := left(actor, 128);
-    r.method := left(method, 16);
-    r.route := left(route, 256);
-    r.status := status;
-    r.outcome := left(outcome, 64);
-    r.duration_ms := duration_ms;
-    r.details := coalesce(details, '{}');
-    r.hash := @extschema@.audit_hash(r.prev_hash, @extschema@.audit_fields(r));
-    INSERT INTO @extschema@.audit_log VALUES (r.*);
-    RETURN r.id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'namaskah_audit_append'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.audit_append(text, text, text, text, int, text, int, jsonb)
     OWNER TO namaskah_auditor;
 
@@ -284,6 +263,7 @@ DECLARE
     problem record;
     subject text;
     consumed jsonb;
+    answer record;
 BEGIN
     -- claims of an earlier request in the same transaction must not leak
     PERFORM set_config('request.jwt.claims', '', true);
@@ -297,8 +277,12 @@ BEGIN
             CASE WHEN problem.status = 503 THEN '{"Retry-After": "1"}'::jsonb
                  ELSE '{}' END);
     ELSE
-        SELECT * INTO status, headers, body, subject FROM @extschema@.run_pipeline(method, path,
-            query, request_headers, request_body, client_addr, request_id);
+        answer := @extschema@.run_pipeline(method, path, query, request_headers,
+            request_body, client_addr, request_id);
+        status := answer.status;
+        headers := answer.headers;
+        body := answer.body;
+        subject := answer.subject;
         headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.settings s

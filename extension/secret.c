@@ -1,0 +1,162 @@
+/*
+ * secret.c — pseudonyms at C speed: pseudonymize(value) and
+ * client_pseudonym(addr), with the key derived from the application secret
+ * kept per backend.
+ *
+ * A pseudonym is 'ps_' || the first 8 bytes, in hex, of
+ * HMAC-SHA256(derive_key('pseudonym'), value), where derive_key(p) is
+ * HMAC-SHA256(secret, 'namaskah:' || p) (sql/26_secret.sql). Every anonymous
+ * request needs one for its rate-limit key and its audit actor; in SQL that
+ * was a table read and two function calls with their configuration saved and
+ * restored, some 50 us each time. Here the derived key is read once per
+ * backend and dropped when namaskah.app_secret changes: its statement
+ * trigger (jwt_cache_invalidate, sql/30_jwt.sql) sends a relcache
+ * invalidation, which every backend applies at its next transaction start.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include <openssl/crypto.h>
+
+#include "nk_mask.h"
+
+#define PSEUDONYM_BYTES 8
+
+static bool callback_registered;
+static bool key_valid;   /* key_present and key say what the table holds */
+static bool key_present; /* a secret is installed */
+static unsigned char pseudonym_key[NK_MASK_HMAC_LEN];
+static Oid secret_relid = InvalidOid;
+
+static void secret_relcache_cb(Datum arg, Oid relid);
+static bool pseudonym_key_load(void);
+static text *pseudonym_of(const char *value, size_t len);
+
+static void
+secret_relcache_cb(Datum arg, Oid relid)
+{
+    if (relid == InvalidOid || relid == secret_relid)
+        key_valid = false;
+}
+
+/* Whether a secret is installed; derives the pseudonym key when needed. */
+static bool
+pseudonym_key_load(void)
+{
+    static const char purpose[] = "namaskah:pseudonym";
+
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(secret_relcache_cb, (Datum)0);
+        callback_registered = true;
+    }
+    if (key_valid)
+        return key_present;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    secret_relid =
+        get_relname_relid("app_secret", get_namespace_oid("namaskah", false));
+    if (SPI_execute("SELECT secret FROM namaskah.app_secret WHERE id", true,
+                    1) != SPI_OK_SELECT)
+        elog(ERROR, "reading namaskah.app_secret failed");
+    key_present = false;
+    if (SPI_processed == 1) {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+                                &isnull);
+
+        if (!isnull) {
+            bytea *secret = DatumGetByteaPP(d);
+
+            if (nk_mask_hmac_sha256(
+                    (const unsigned char *)VARDATA_ANY(secret),
+                    VARSIZE_ANY_EXHDR(secret), (const unsigned char *)purpose,
+                    sizeof(purpose) - 1, pseudonym_key) != NK_MASK_OK)
+                elog(ERROR, "deriving the pseudonym key failed");
+            key_present = true;
+        }
+    }
+    SPI_finish();
+    key_valid = true;
+    return key_present;
+}
+
+static text *
+pseudonym_of(const char *value, size_t len)
+{
+    unsigned char mac[NK_MASK_HMAC_LEN];
+    char out[3 + 2 * PSEUDONYM_BYTES + 1];
+    int i;
+
+    if (nk_mask_hmac_sha256(pseudonym_key, sizeof(pseudonym_key),
+                            (const unsigned char *)value, len,
+                            mac) != NK_MASK_OK)
+        elog(ERROR, "computing a pseudonym failed");
+    memcpy(out, "ps_", 3);
+    for (i = 0; i < PSEUDONYM_BYTES; i++)
+        snprintf(out + 3 + 2 * i, 3, "%02x", mac[i]);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return cstring_to_text(out);
+}
+
+/* pseudonymize(value): the pseudonym; 55000 when no secret is installed. */
+PG_FUNCTION_INFO_V1(namaskah_pseudonymize);
+Datum
+namaskah_pseudonymize(PG_FUNCTION_ARGS)
+{
+    text *value = PG_GETARG_TEXT_PP(0);
+
+    if (!pseudonym_key_load())
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("application secret is not installed"),
+             errdetail("Keys and pseudonyms are derived from SECRET_KEY.")));
+    PG_RETURN_TEXT_P(
+        pseudonym_of(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
+}
+
+/*
+ * client_pseudonym(addr): 'client:' || the pseudonym of host(addr), or
+ * 'net:' || mask_ip(addr) before a secret is installed, 'client:unknown'
+ * for NULL.
+ */
+PG_FUNCTION_INFO_V1(namaskah_client_pseudonym);
+Datum
+namaskah_client_pseudonym(PG_FUNCTION_ARGS)
+{
+    char *host;
+    text *ps;
+    StringInfoData buf;
+
+    if (PG_ARGISNULL(0))
+        PG_RETURN_TEXT_P(cstring_to_text("client:unknown"));
+    if (!pseudonym_key_load()) {
+        Oid mask_ip = LookupFuncName(
+            list_make2(makeString("namaskah"), makeString("mask_ip")), 1,
+            (Oid[]){INETOID}, false);
+
+        initStringInfo(&buf);
+        appendStringInfoString(&buf, "net:");
+        appendStringInfoString(&buf, TextDatumGetCString(OidFunctionCall1(
+                                         mask_ip, PG_GETARG_DATUM(0))));
+        PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+    }
+    host = TextDatumGetCString(
+        DirectFunctionCall1(network_host, PG_GETARG_DATUM(0)));
+    ps = pseudonym_of(host, strlen(host));
+    initStringInfo(&buf);
+    appendStringInfoString(&buf, "client:");
+    appendBinaryStringInfo(&buf, VARDATA_ANY(ps), VARSIZE_ANY_EXHDR(ps));
+    PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
