@@ -12,8 +12,8 @@
 # and each one's ratio to the ceiling at the same client count, then the
 # targets of issue 14.
 #
-# Needs the bench users and policies of scenarios_auth.sh (test/bench/run
-# creates them; this script creates them too when missing). Connection:
+# The bench users and policies: test/bench/fixtures.sql (shared with
+# scenarios_auth.sh). Connection:
 # PGHOST, PGPORT, PGUSER, PGDATABASE (a superuser). Leaves the ceiling's
 # tables in public (dropped at the start of the next run).
 set -uo pipefail
@@ -24,17 +24,8 @@ work=$(mktemp -d /tmp/ceiling_bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
+psql_q -f "$(dirname "$0")/fixtures.sql" || exit 1
 psql_q <<'SQL' || exit 1
-INSERT INTO namaskah.users (email, email_key, password_hash)
-SELECT 'bench' || g || '@example.test', 'bench' || g || '@example.test',
-       namaskah.password_hash('bench password not used')
-FROM generate_series(1, 1000) g
-ON CONFLICT DO NOTHING;
-INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
-VALUES ('bench_tight', 'fixed_window', 1, 3600, 'user') ON CONFLICT DO NOTHING;
-INSERT INTO namaskah.routes (method, path_template, target, auth, rate_limit_policy)
-VALUES ('GET', '/api/bench/me', 'api.auth_me(jsonb)', 'bearer', 'bench_tight')
-ON CONFLICT DO NOTHING;
 -- a rejected token is the 401 path, not the 429 of auth_failures
 UPDATE namaskah.rate_limit_policies SET "limit" = 1000000000 WHERE name = 'auth_failures';
 DROP TABLE IF EXISTS public.ceiling_users, public.ceiling_counter, public.ceiling_audit, public.ceiling_tokens;

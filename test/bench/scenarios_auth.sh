@@ -6,21 +6,9 @@
 #   auth_me_no_audit   the same with auditing off (audit on/off ratio)
 #   auth_me_hot_key    one user: every request on the same rate-limit row
 #   auth_me_over_limit one user already over a tight limit: every request 429
-# Accounts are inserted directly with one shared password hash (hashing 1000
-# passwords with scrypt would only time scrypt).
+# Accounts and the tight policy: test/bench/fixtures.sql.
 
-bench_sql <<'SQL'
-INSERT INTO namaskah.users (email, email_key, password_hash)
-SELECT 'bench' || g || '@example.test', 'bench' || g || '@example.test',
-       namaskah.password_hash('bench password not used')
-FROM generate_series(1, 1000) g
-ON CONFLICT DO NOTHING;
-INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
-VALUES ('bench_tight', 'fixed_window', 1, 3600, 'user') ON CONFLICT DO NOTHING;
-INSERT INTO namaskah.routes (method, path_template, target, auth, rate_limit_policy)
-VALUES ('GET', '/api/bench/me', 'api.auth_me(jsonb)', 'bearer', 'bench_tight')
-ON CONFLICT DO NOTHING;
-SQL
+bench_sql -f test/bench/fixtures.sql
 bench_sql -c "SELECT (namaskah.issue_access_token(id)).access_token FROM namaskah.users WHERE email LIKE 'bench%' ORDER BY email" >"$work/tokens_1000"
 head -1 "$work/tokens_1000" >"$work/tokens_1"
 tail -1 "$work/tokens_1000" >"$work/tokens_tight"

@@ -23,6 +23,19 @@ def crash_database():
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
+def wait_for_service(base_url, seconds=30):
+    """Until GET /api/version answers 200 again after a restart."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if requests.get(base_url + "/api/version", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the service did not come back after the crash")
+
+
 class Client(threading.Thread):
     def __init__(self, url, stop):
         super().__init__(daemon=True)
@@ -56,14 +69,7 @@ def test_no_acknowledged_request_is_lost_in_a_database_crash(base_url):
         time.sleep(0.5)
     finally:
         pgcluster("start")
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            if requests.get(base_url + "/api/version", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
+    wait_for_service(base_url)
     time.sleep(0.5)
     stop.set()
     for c in clients:

@@ -5,14 +5,13 @@ is rebuilt from the consumption kept in the audit records). Crashes the
 suite's cluster, so it runs after the other suites (file name) and leaves
 the cluster running again."""
 import concurrent.futures
-import time
 import uuid
 
 import pytest
 import requests
 
 from conftest import pgcluster, psql
-from test_zz_edge_crash import crash_database
+from test_zz_edge_crash import crash_database, wait_for_service
 
 ALGORITHMS = ["fixed_window", "sliding_window", "token_bucket", "gcra"]
 
@@ -31,18 +30,6 @@ def limited_routes():
         psql(f"""DELETE FROM namaskah.routes WHERE path_template = '{path}';
                  DELETE FROM namaskah.rate_limit_state WHERE policy = '{policy}';
                  DELETE FROM namaskah.rate_limit_policies WHERE name = '{policy}';""")
-
-
-def wait_for_service(base_url, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if requests.get(base_url + "/api/version", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the service did not come back after the crash")
 
 
 def test_limits_are_exact_across_a_crash(base_url, limited_routes):
