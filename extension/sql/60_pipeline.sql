@@ -390,6 +390,22 @@ AS $$
            ELSE jsonb_build_object('Retry-After', greatest($7, 1)::text) END
 $$;
 
+-- The one 429 of the pipeline: a policy's denial (limited, a
+-- rate_limit_result) as a problem with its RateLimit fields, Retry-After and
+-- the policy named in the body.
+CREATE FUNCTION @extschema@.respond_rate_limited(policy text, window_seconds int,
+    limited @extschema@.rate_limit_result, detail text, path text, request_id text,
+    route text, OUT out_status int, OUT out_headers jsonb, OUT out_body text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT * FROM @extschema@.respond_problem(429, 'rate_limited',
+        coalesce(detail, 'Too many requests; retry after the time in Retry-After.'),
+        path, request_id, route,
+        @extschema@.rate_limit_headers(policy, window_seconds, false, limited."limit",
+            limited.remaining, limited.reset_after, limited.retry_after),
+        jsonb_build_object('policy', policy))
+$$;
+
 -- The stages of one request (handle_request, part 65, wraps it with the
 -- audit record; subject, the verified token's sub or NULL, is handed back
 -- for it). Runs as namaskah_owner, the caller's identity.
@@ -528,13 +544,11 @@ BEGIN
             limited := @extschema@.rate_limit_check('auth_failures',
                 @extschema@.rate_limit_key('client', route_label, NULL, client_addr));
             IF NOT limited.allowed THEN
-                SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
-                    'rate_limited', 'Too many failed authentication attempts; retry after the time in Retry-After.',
-                    path, request_id, route_label, @extschema@.rate_limit_headers('auth_failures',
-                        (SELECT p.window_seconds FROM @extschema@.rate_limit_policies p
-                         WHERE p.name = 'auth_failures'),
-                        false, limited."limit", limited.remaining, limited.reset_after,
-                        limited.retry_after), '{"policy": "auth_failures"}');
+                SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
+                    'auth_failures', (SELECT p.window_seconds FROM @extschema@.rate_limit_policies p
+                                      WHERE p.name = 'auth_failures'),
+                    limited, 'Too many failed authentication attempts; retry after the time in Retry-After.',
+                    path, request_id, route_label);
             ELSIF token IS NULL THEN
                 SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
                     'missing_token', 'A bearer token is required.', path, request_id,
@@ -565,10 +579,8 @@ BEGIN
             policy.window_seconds, limited.allowed, limited."limit",
             limited.remaining, limited.reset_after, limited.retry_after);
         IF NOT limited.allowed THEN
-            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
-                'rate_limited', 'Too many requests; retry after the time in Retry-After.',
-                path, request_id, route_label, limit_headers,
-                jsonb_build_object('policy', policy.name));
+            SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
+                policy.name, policy.window_seconds, limited, NULL, path, request_id, route_label);
             RETURN;
         END IF;
     END IF;
@@ -640,10 +652,8 @@ BEGIN
             limited.remaining, limited.reset_after, limited.retry_after);
     END IF;
     IF denied THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(429,
-            'rate_limited', 'Too many requests; retry after the time in Retry-After.',
-            path, request_id, route_label, limit_headers,
-            jsonb_build_object('policy', policy.name));
+        SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
+            policy.name, policy.window_seconds, limited, NULL, path, request_id, route_label);
         RETURN;
     END IF;
 
