@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "audit.h"
 #include "nk_audit.h"
 
 #define MAX_AUDIT_FIELDS 32
@@ -59,7 +60,6 @@ static bool chain_id_set = false;
 static bool head_valid = false;
 static int64 head_seq;
 static unsigned char head_hash[NK_AUDIT_HASH_LEN];
-static bool callbacks_registered = false;
 static SPIPlanPtr plan_head;
 static SPIPlanPtr plan_insert;
 
@@ -94,6 +94,13 @@ namaskah_audit_chain_id(PG_FUNCTION_ARGS)
 
     memcpy(result, chain_id_get(), sizeof(pg_uuid_t));
     PG_RETURN_UUID_P(result);
+}
+
+void
+audit_register_callbacks(void)
+{
+    RegisterXactCallback(audit_xact_cb, NULL);
+    RegisterSubXactCallback(audit_subxact_cb, NULL);
 }
 
 /* Any abort may have taken an appended record with it; so may the
@@ -248,11 +255,6 @@ namaskah_audit_append(PG_FUNCTION_ARGS)
     int64 id;
     size_t i;
 
-    if (!callbacks_registered) {
-        RegisterXactCallback(audit_xact_cb, NULL);
-        RegisterSubXactCallback(audit_subxact_cb, NULL);
-        callbacks_registered = true;
-    }
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     if (!head_valid)

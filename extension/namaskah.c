@@ -2,10 +2,26 @@
  * namaskah.c — the module's one-per-library declarations.
  *
  * Every SQL-callable function lives in the file of its concern (jwt.c,
- * ratelimit.c, mask.c, sanitize.c, audit.c, pipeline.c); their pure-C halves
- * are in core/. This file only marks the library as a PostgreSQL module.
+ * ratelimit.c, mask.c, sanitize.c, audit.c, pipeline.c, secret.c); their
+ * pure-C halves are in core/. This file marks the library as a PostgreSQL
+ * module and, when a backend loads it, registers the transaction callbacks
+ * of the audit chain and the rate-limit journal: registered any later (say
+ * inside a subtransaction), they would miss the start of a subtransaction
+ * whose abort they must see.
  */
 #include "postgres.h"
 #include "fmgr.h"
 
+#include "audit.h"
+#include "ratelimit_journal.h"
+
 PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+void
+_PG_init(void)
+{
+    audit_register_callbacks();
+    rl_journal_register_callbacks();
+}

@@ -21,7 +21,8 @@
  *
  * Subtransactions: what a rolled-back subtransaction consumed was rolled
  * back with it, so its notes are dropped (a stack of list lengths per
- * subtransaction); a transaction's end clears the list.
+ * subtransaction, kept in TopTransactionContext); a transaction's end clears
+ * the list. The callbacks are registered when the library loads (_PG_init).
  */
 #include "ratelimit_journal.h"
 
@@ -50,27 +51,22 @@ typedef struct RlSubLevel {
     int length; /* notes when it started */
 } RlSubLevel;
 
-static List *notes;  /* of RlNote *, in TopTransactionContext */
-static List *levels; /* of RlSubLevel *, innermost first */
-static bool callbacks_registered;
+static List *notes;                /* of RlNote *, in TopTransactionContext */
+static List *levels;               /* of RlSubLevel *, innermost first */
 static bool state_verified;        /* this backend saw the epoch row */
 static bool verified_in_this_xact; /* ... in a transaction not yet over */
 static bool rebuilding;            /* inside rate_limit_rebuild() */
 
-static void rl_register_callbacks(void);
 static void rl_xact_callback(XactEvent event, void *arg);
 static void rl_subxact_callback(SubXactEvent event, SubTransactionId my,
                                 SubTransactionId parent, void *arg);
 static bool rl_epoch_present(void);
 
-static void
-rl_register_callbacks(void)
+void
+rl_journal_register_callbacks(void)
 {
-    if (callbacks_registered)
-        return;
     RegisterXactCallback(rl_xact_callback, NULL);
     RegisterSubXactCallback(rl_subxact_callback, NULL);
-    callbacks_registered = true;
 }
 
 static void
@@ -103,12 +99,17 @@ rl_subxact_callback(SubXactEvent event, SubTransactionId my,
     RlSubLevel *level;
 
     switch (event) {
-    case SUBXACT_EVENT_START_SUB:
-        level = MemoryContextAlloc(TopTransactionContext, sizeof(RlSubLevel));
+    case SUBXACT_EVENT_START_SUB: {
+        /* the list itself too: a subtransaction's own context may go first */
+        MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+        level = palloc(sizeof(RlSubLevel));
         level->subid = my;
         level->length = list_length(notes);
         levels = lcons(level, levels);
+        MemoryContextSwitchTo(old);
         break;
+    }
     case SUBXACT_EVENT_COMMIT_SUB:
     case SUBXACT_EVENT_ABORT_SUB:
         if (levels == NIL)
@@ -132,7 +133,6 @@ rl_journal_note(const text *policy, const text *key, int64 cost, TimestampTz at)
     MemoryContext old;
     RlNote *n;
 
-    rl_register_callbacks();
     if (rebuilding)
         return; /* a replay, not new consumption */
     old = MemoryContextSwitchTo(TopTransactionContext);
@@ -157,7 +157,6 @@ rl_epoch_present(void)
 void
 rl_journal_ensure_state(void)
 {
-    rl_register_callbacks();
     if (state_verified || rebuilding)
         return;
     if (!rl_epoch_present()) {

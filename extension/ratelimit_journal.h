@@ -10,6 +10,9 @@
 
 #include "utils/timestamp.h"
 
+/* Registers the transaction callbacks (_PG_init, namaskah.c). */
+void rl_journal_register_callbacks(void);
+
 /* Rebuilds namaskah.rate_limit_state from the audit records if a crash or a
  * failover emptied it; once per backend, cheap after that. Call inside SPI. */
 void rl_journal_ensure_state(void);
