@@ -36,6 +36,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+/* What name_pseudonym (sql/26_secret.sql) puts in a digest made without the
+ * secret's key. */
+#define NK_UNKEYED_MARK "unkeyed:"
 /* Any constant both sides agree on: the rebuild's advisory lock. */
 #define RL_REBUILD_LOCK_KEY INT64CONST(0x6e6b726c72656275)
 
@@ -112,6 +115,9 @@ rl_subxact_callback(SubXactEvent event, SubTransactionId my,
     }
     case SUBXACT_EVENT_COMMIT_SUB:
     case SUBXACT_EVENT_ABORT_SUB:
+        /* a rebuild may have been inside it: look again next time */
+        if (event == SUBXACT_EVENT_ABORT_SUB && verified_in_this_xact)
+            state_verified = false;
         if (levels == NIL)
             break;
         level = linitial(levels);
@@ -137,19 +143,30 @@ rl_journal_note(const text *policy, const text *key, int64 cost, TimestampTz at)
         return; /* a replay, not new consumption */
     old = MemoryContextSwitchTo(TopTransactionContext);
     n = palloc(sizeof(RlNote));
-    n->policy = text_to_cstring(policy);
     n->key = text_to_cstring(key);
+    /* a name's digest made without the secret could be reversed: such keys
+     * (name_pseudonym before SECRET_KEY is installed) are not kept, and so
+     * not rebuilt */
+    if (strstr(n->key, NK_UNKEYED_MARK) != NULL) {
+        pfree(n->key);
+        pfree(n);
+        MemoryContextSwitchTo(old);
+        return;
+    }
+    n->policy = text_to_cstring(policy);
     n->cost = cost;
     n->at = at;
     notes = lappend(notes, n);
     MemoryContextSwitchTo(old);
 }
 
+/* read_only false: the statement takes a snapshot of its own (READ
+ * COMMITTED), so a rebuild that committed while we waited is seen. */
 static bool
 rl_epoch_present(void)
 {
-    if (SPI_execute("SELECT FROM namaskah.rate_limit_epoch LIMIT 1", true, 1) !=
-        SPI_OK_SELECT)
+    if (SPI_execute("SELECT FROM namaskah.rate_limit_epoch LIMIT 1", false,
+                    1) != SPI_OK_SELECT)
         elog(ERROR, "reading namaskah.rate_limit_epoch failed");
     return SPI_processed > 0;
 }
@@ -163,14 +180,19 @@ rl_journal_ensure_state(void)
         Datum lock_key = Int64GetDatum(RL_REBUILD_LOCK_KEY);
 
         DirectFunctionCall1(pg_advisory_xact_lock_int8, lock_key);
-        /* a rebuild that committed while we waited is seen by this
-         * statement's fresh snapshot (READ COMMITTED) */
         if (!rl_epoch_present()) {
             rebuilding = true;
-            if (SPI_execute("SELECT namaskah.rate_limit_rebuild()", false, 0) !=
-                SPI_OK_SELECT)
-                elog(ERROR, "namaskah.rate_limit_rebuild() failed");
-            rebuilding = false;
+            PG_TRY();
+            {
+                if (SPI_execute("SELECT namaskah.rate_limit_rebuild()", false,
+                                0) != SPI_OK_SELECT)
+                    elog(ERROR, "namaskah.rate_limit_rebuild() failed");
+            }
+            PG_FINALLY();
+            {
+                rebuilding = false;
+            }
+            PG_END_TRY();
         }
     }
     state_verified = true;

@@ -34,8 +34,9 @@
 #define PSEUDONYM_BYTES 8
 
 static bool callback_registered;
-static bool key_valid;   /* key_present and key say what the table holds */
-static bool key_present; /* a secret is installed */
+static bool key_valid;    /* key_present and key say what the table holds */
+static uint64 secret_gen; /* bumped by every invalidation of app_secret */
+static bool key_present;  /* a secret is installed */
 static unsigned char pseudonym_key[NK_MASK_HMAC_LEN];
 static Oid secret_relid = InvalidOid;
 
@@ -46,8 +47,10 @@ static text *pseudonym_of(const char *value, size_t len);
 static void
 secret_relcache_cb(Datum arg, Oid relid)
 {
-    if (relid == InvalidOid || relid == secret_relid)
+    if (relid == InvalidOid || relid == secret_relid) {
         key_valid = false;
+        secret_gen++;
+    }
 }
 
 /* Whether a secret is installed; derives the pseudonym key when needed. */
@@ -55,6 +58,7 @@ static bool
 pseudonym_key_load(void)
 {
     static const char purpose[] = "namaskah:pseudonym";
+    uint64 gen;
 
     if (!callback_registered) {
         CacheRegisterRelcacheCallback(secret_relcache_cb, (Datum)0);
@@ -62,11 +66,13 @@ pseudonym_key_load(void)
     }
     if (key_valid)
         return key_present;
+    gen = secret_gen;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     secret_relid =
         get_relname_relid("app_secret", get_namespace_oid("namaskah", false));
-    if (SPI_execute("SELECT secret FROM namaskah.app_secret WHERE id", true,
+    /* read_only false: a snapshot of this statement's own */
+    if (SPI_execute("SELECT secret FROM namaskah.app_secret WHERE id", false,
                     1) != SPI_OK_SELECT)
         elog(ERROR, "reading namaskah.app_secret failed");
     key_present = false;
@@ -87,7 +93,9 @@ pseudonym_key_load(void)
         }
     }
     SPI_finish();
-    key_valid = true;
+    /* an invalidation that arrived while reading leaves the key to be read
+     * again next time */
+    key_valid = gen == secret_gen;
     return key_present;
 }
 

@@ -121,7 +121,9 @@ ALTER FUNCTION @extschema@.client_pseudonym(inet) OWNER TO namaskah_owner;
 
 -- name_pseudonym(value): a name (an account's email, lower-cased by the
 -- caller) as it may be kept: its pseudonym, or before SECRET_KEY is
--- installed an unkeyed digest ('sha256:' || 16 hex digits).
+-- installed an unkeyed digest ('unkeyed:' || 16 hex digits of its SHA-256),
+-- which a list of candidate emails could reverse: the rate-limit journal
+-- never keeps keys so marked (extension/ratelimit_journal.c).
 CREATE FUNCTION @extschema@.name_pseudonym(value text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -130,6 +132,6 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.app_secret) THEN
         RETURN @extschema@.pseudonymize(value);
     END IF;
-    RETURN 'sha256:' || left(encode(sha256(convert_to(value, 'UTF8')), 'hex'), 16);
+    RETURN 'unkeyed:' || left(encode(sha256(convert_to(value, 'UTF8')), 'hex'), 16);
 END
 $$;

@@ -189,9 +189,9 @@ ALTER FUNCTION @extschema@.rate_limit_replay(text, text, integer[], bigint[])
 -- bucket takes to refill from empty, whichever is longer, for the longest
 -- policy), then writes rate_limit_epoch. Run by the first decision that
 -- finds rate_limit_epoch empty, under an advisory lock; returns the events
--- replayed. Consumption by policies since deleted is skipped. Reads every
--- audit record of the look-back (audit_rate_consumption, part 65: a
--- sequential scan of audit_log), once per crash or failover; each key is
+-- replayed. Consumption by policies since deleted is skipped. Reads the
+-- audit records of the look-back (audit_rate_consumption, part 65: newest
+-- first along the primary key), once per crash or failover; each key is
 -- replayed in memory and written once (replaying through rate_limit_check
 -- in one transaction made a hot key's row versions pile up: quadratic).
 CREATE FUNCTION @extschema@.rate_limit_rebuild()
@@ -204,6 +204,10 @@ DECLARE
     replayed bigint := 0;
     grp record;
 BEGIN
+    -- another backend rebuilt while this one waited for the lock
+    IF EXISTS (SELECT FROM @extschema@.rate_limit_epoch) THEN
+        RETURN 0;
+    END IF;
     SELECT coalesce(max(make_interval(secs => 2 * greatest(p.window_seconds,
                p.window_seconds::numeric * coalesce(p.burst, p."limit")
                / greatest(p."limit", 1)))), interval '0')

@@ -134,8 +134,11 @@ $$;
 
 -- login_attempt_allowed: whether the account named by email may be tried
 -- from client: neither throttle is used up by failed attempts (a peek:
--- nothing consumed, nothing locked). Returns the first denial's policy and
--- Retry-After. Keyed by the name tried, existing or not.
+-- nothing consumed). Attempts on one name are serialized by an advisory
+-- lock held to the end of the transaction, which counts a failure
+-- (login_failed) before the next attempt peeks: the bound is exact. Returns
+-- the first denial's policy and Retry-After. Keyed by the name tried,
+-- existing or not.
 CREATE FUNCTION @extschema@.login_attempt_allowed(email text, client inet,
     OUT allowed boolean, OUT policy text, OUT retry_after int)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -145,6 +148,9 @@ DECLARE
     keys record := @extschema@.login_keys($1, $2);
     limited record;
 BEGIN
+    -- attempts on one name wait for each other until commit (after
+    -- login_failed), so guesses sent at once cannot all pass the peek
+    PERFORM pg_advisory_xact_lock(hashtextextended(keys.name_only, 0));
     policy := 'auth_login_account_client';
     SELECT * INTO limited FROM @extschema@.rate_limit_peek(policy, keys.name_and_client);
     IF limited.allowed THEN

@@ -186,17 +186,35 @@ ALTER FUNCTION @extschema@.audit_verify(bigint, bigint) OWNER TO namaskah_audito
 -- records logged after since (details "rate_limits", written by
 -- handle_request from rate_limit_consumed()), one row per event, for
 -- rate_limit_rebuild (part 40). The only read of audit_log the owner role
--- has.
+-- has. Walks the primary key from the newest record back (ids are handed
+-- out in time order; a minute of slack covers records that took their id
+-- and committed late) and stops there: the cost is the look-back's records,
+-- not the log's.
 CREATE FUNCTION @extschema@.audit_rate_consumption(since timestamptz,
     OUT record_id bigint, OUT policy text, OUT key text, OUT cost int, OUT t_us bigint)
 RETURNS SETOF record
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT a.id, e->>0, e->>1, (e->>2)::int, (e->>3)::bigint
-    FROM @extschema@.audit_log a
-    CROSS JOIN LATERAL jsonb_array_elements(a.details->'rate_limits') AS e
-    WHERE a.logged_at > $1 AND a.details ? 'rate_limits'
+DECLARE
+    r record;
+    e jsonb;
+BEGIN
+    FOR r IN SELECT a.id, a.logged_at, a.details->'rate_limits' AS events
+             FROM @extschema@.audit_log a ORDER BY a.id DESC LOOP
+        EXIT WHEN r.logged_at < since - interval '1 minute';
+        CONTINUE WHEN r.events IS NULL OR r.logged_at <= since
+            OR jsonb_typeof(r.events) <> 'array';
+        FOR e IN SELECT x FROM jsonb_array_elements(r.events) AS x LOOP
+            record_id := r.id;
+            policy := e->>0;
+            key := e->>1;
+            cost := (e->>2)::int;
+            t_us := (e->>3)::bigint;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END
 $$;
 ALTER FUNCTION @extschema@.audit_rate_consumption(timestamptz) OWNER TO namaskah_auditor;
 REVOKE ALL ON FUNCTION @extschema@.audit_rate_consumption(timestamptz) FROM PUBLIC;

@@ -192,3 +192,15 @@ def test_successful_logins_are_not_throttled(instance, login_policies):
     email, password = register(proxy.url)
     codes = [login_from(proxy.url, "203.0.113.51", email, password).status_code for _ in range(8)]
     assert codes == [200] * 8
+
+
+def test_guesses_sent_at_once_are_bounded_exactly(instance, login_policies):
+    """Attempts on one name wait for each other: ten wrong passwords sent
+    together from one address are five 401s and five 429s, not ten 401s."""
+    proxy = instance({"TRUSTED_PROXIES": "127.0.0.1", "WORKER_THREADS": "16"})
+    email, _ = register(proxy.url)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(lambda _: login_from(proxy.url, "203.0.113.61", email,
+                                                   "wrong password!").status_code,
+                              range(10)))
+    assert sorted(codes) == [401] * 5 + [429] * 5
