@@ -16,8 +16,9 @@
  * with the state. The first decision of a backend looks for the row; when
  * it is missing, it takes an advisory lock (so one backend rebuilds and the
  * others wait for its commit) and runs namaskah.rate_limit_rebuild(), which
- * replays the recorded consumption of the policies' look-back through
- * rate_limit_check at the recorded times, then writes the row again.
+ * replays the recorded consumption of the policies' look-back key by key in
+ * memory (rate_limit_replay, ratelimit.c) at the recorded times, then
+ * writes the row again.
  *
  * Subtransactions: what a rolled-back subtransaction consumed was rolled
  * back with it, so its notes are dropped (a stack of list lengths per

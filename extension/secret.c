@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
@@ -99,15 +100,20 @@ pseudonym_key_load(void)
     return key_present;
 }
 
+/* The pseudonym of value (server encoding), hashed as UTF-8 as the SQL
+ * definition did (convert_to(value, 'UTF8')). */
 static text *
 pseudonym_of(const char *value, size_t len)
 {
     unsigned char mac[NK_MASK_HMAC_LEN];
     char out[3 + 2 * PSEUDONYM_BYTES + 1];
+    char *utf8 = pg_server_to_any(value, (int)len, PG_UTF8);
     int i;
 
+    if (utf8 != value)
+        len = strlen(utf8);
     if (nk_mask_hmac_sha256(pseudonym_key, sizeof(pseudonym_key),
-                            (const unsigned char *)value, len,
+                            (const unsigned char *)utf8, len,
                             mac) != NK_MASK_OK)
         elog(ERROR, "computing a pseudonym failed");
     memcpy(out, "ps_", 3);
