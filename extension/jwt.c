@@ -1218,6 +1218,19 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
         heap_form_tuple(verdict_desc(fcinfo), values, nulls));
 }
 
+/*
+ * jwt_lifetime_seconds(): how long a token jwt_issue makes now is valid
+ * (jwt.expire_minutes as jwt_issue reads it: bounded, 480 when unset or
+ * out of range), so an answer's expires_in is the token's own exp - iat.
+ */
+PG_FUNCTION_INFO_V1(namaskah_jwt_lifetime_seconds);
+Datum
+namaskah_jwt_lifetime_seconds(PG_FUNCTION_ARGS)
+{
+    ensure_caches_as_owner(fcinfo);
+    PG_RETURN_INT32(config.expire_minutes * 60);
+}
+
 PG_FUNCTION_INFO_V1(namaskah_jwt_issue);
 Datum
 namaskah_jwt_issue(PG_FUNCTION_ARGS)

@@ -51,4 +51,22 @@ SELECT namaskah.set_setting('jwt.expire_minutes', '10');
 SELECT (namaskah.jwt_verify_strict(:'long_lived', '2030-01-01 00:00:00+00')).reason AS after_lowering;
 SELECT (namaskah.jwt_verify_strict(namaskah.jwt_issue('{"sub":"u"}', '2030-01-01 00:00:00+00'),
                                    '2030-01-01 00:00:00+00')).reason AS issued_after_lowering;
+
+-- a login's expires_in is the lifetime of the token it returns, whatever
+-- jwt.expire_minutes holds (out of range: the 480-minute default, for both)
+INSERT INTO namaskah.users (email, email_key, password_hash)
+VALUES ('lifetime@example.test', 'lifetime@example.test', 'unused');
+CREATE FUNCTION pg_temp.lifetime() RETURNS TABLE (expires_in int, exp_minus_iat bigint)
+LANGUAGE sql AS $$
+    SELECT t.expires_in, (p->>'exp')::bigint - (p->>'iat')::bigint
+    FROM namaskah.issue_access_token((SELECT u.id FROM namaskah.users u
+                                      WHERE u.email_key = 'lifetime@example.test')) t,
+         LATERAL (SELECT convert_from(namaskah.url_decode(split_part(t.access_token, '.', 2)),
+                                      'UTF8')::jsonb AS p) d
+$$;
+SELECT * FROM pg_temp.lifetime();
+SELECT namaskah.set_setting('jwt.expire_minutes', '1000000');
+SELECT * FROM pg_temp.lifetime();
+SELECT namaskah.set_setting('jwt.expire_minutes', '45');
+SELECT * FROM pg_temp.lifetime();
 ROLLBACK;

@@ -283,6 +283,15 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.jwt_issue(jsonb, timestamptz) OWNER TO namaskah_owner;
 
+-- jwt_lifetime_seconds(): the lifetime of a token jwt_issue makes now, read
+-- the way jwt_issue reads jwt.expire_minutes (bounded; 480 when unset or out
+-- of range): what a login's expires_in says.
+CREATE FUNCTION @extschema@.jwt_lifetime_seconds()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'namaskah_jwt_lifetime_seconds'
+LANGUAGE C STABLE;
+ALTER FUNCTION @extschema@.jwt_lifetime_seconds() OWNER TO namaskah_owner;
+
 -- jwt_verify_strict(token, now): never raises for a bad token; one row with
 -- valid, the reason code ('ok' or a rejection), the kid when the key was
 -- found and, when valid, the claims (the payload's exact JSON text, proved

@@ -205,7 +205,8 @@ BEGIN
         'sub', $1::text, 'role', account_role,
         'sid', coalesce($2, gen_random_uuid()::text),
         'auth_time', coalesce($3, extract(epoch FROM now())::bigint)));
-    expires_in := @extschema@.setting('jwt.expire_minutes', '480')::int * 60;
+    -- the issued token's own lifetime, as jwt_issue read the setting
+    expires_in := @extschema@.jwt_lifetime_seconds();
 END
 $$;
 ALTER FUNCTION @extschema@.issue_access_token(uuid, text, bigint) OWNER TO namaskah_owner;
