@@ -29,18 +29,18 @@ install: extension
 	$(SUDO) $(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) install
 
 bootstrap:
-	scripts/bootstrap
+	@scripts/bootstrap
 
 run: bootstrap
-	$(MAKE) all install
-	scripts/dev run
+	@scripts/dev build
+	@scripts/dev run
 
 start: bootstrap
-	$(MAKE) all install
-	scripts/dev start
+	@scripts/dev build
+	@scripts/dev start
 
 stop:
-	scripts/dev stop
+	@scripts/dev stop
 
 test: bootstrap
 	test/run_all
@@ -56,7 +56,7 @@ format-check:
 	clang-format --dry-run --Werror $(C_SOURCES)
 
 psql:
-	scripts/dev psql $(ARGS)
+	@scripts/dev psql $(ARGS)
 
 clean:
 	$(MAKE) -C extension clean

@@ -48,10 +48,15 @@ deploy_pid() { # prefix: the running namaskahd's PID, or nothing
     return 0
 }
 
-deploy_stop() { # prefix mode
+deploy_stop() { # prefix mode: stops namaskahd; says whether it was running
     local pid
     if [ "$(deploy_mode "$2")" = systemd ]; then
-        systemctl stop namaskah.service
+        if systemctl is-active --quiet namaskah.service; then
+            systemctl stop namaskah.service
+            echo "namaskah.service stopped"
+        else
+            echo "namaskah.service was not running"
+        fi
         return
     fi
     pid=$(deploy_pid "$1")
@@ -59,6 +64,9 @@ deploy_stop() { # prefix mode
         kill -TERM "$pid"
         for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+        echo "namaskahd (PID $pid) stopped"
+    else
+        echo "namaskahd was not running"
     fi
     rm -f "$1/run/namaskahd.pid"
 }
@@ -72,7 +80,7 @@ deploy_restart() { # prefix env-file mode
             systemctl restart namaskah.service   # Type=notify: returns once READY=1
         return
     fi
-    deploy_stop "$prefix" pidfile
+    deploy_stop "$prefix" pidfile >/dev/null
     mkdir -p "$prefix/run" "$prefix/log"
     (umask 077 && cd / && exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ ENV_FILE="$env_file" \
         nohup "$bin" >>"$prefix/log/namaskahd.log" 2>&1 </dev/null) &

@@ -1,6 +1,7 @@
 # lib-env.sh — shared by the operator scripts: reading a .env file (KEY=VALUE
-# lines, # comments, optional quotes; the real environment wins) and checking
-# that a variable is set, never printing its value.
+# lines, # comments, optional quotes; the real environment wins), checking
+# that a variable is set (never printing its value), and choosing the
+# database server a script reaches as a superuser (use_admin_server).
 
 load_env_file() { # file
     local file=$1 line key value
@@ -20,4 +21,70 @@ load_env_file() { # file
 
 require_var() { # name
     [ -n "${!1:-}" ] || { echo "${0##*/}: $1 is not set (environment or .env)" >&2; exit 1; }
+}
+
+# The database name in a postgresql:// URL (empty when it names none).
+database_of_url() { # url
+    /usr/bin/python3 -c 'import sys, urllib.parse as u; print(u.unquote(u.urlsplit(sys.argv[1]).path.lstrip("/")))' "$1"
+}
+
+# Chooses the server an operator script reaches as a superuser, exports the
+# libpq environment for it (PGHOST, PGPORT, PGUSER, PGPASSWORD) and says on
+# standard error which server and database it is. First that applies wins:
+#   1. ADMIN_DATABASE_URL (environment or .env): a superuser's URL;
+#   2. PGHOST in the environment: the libpq environment as it is;
+#   3. the embedded development cluster of scripts/dev (.run/pg), when it is
+#      running and DATABASE_URL, if set, points at it;
+#   4. the host and port of DATABASE_URL, as PGUSER (default: your login).
+# Sets admin_database to the database to use when the caller has none:
+# ADMIN_DATABASE_URL's, else DATABASE_URL's, else PGDATABASE.
+use_admin_server() { # script-name [database]
+    local me=$1 wanted=${2:-} top dev_port url_host url_port
+    top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    admin_database=
+    if [ -n "${DATABASE_URL:-}" ]; then admin_database=$(database_of_url "$DATABASE_URL"); fi
+    if [ -n "${ADMIN_DATABASE_URL:-}" ]; then
+        eval "$(/usr/bin/python3 - "$ADMIN_DATABASE_URL" <<'PY'
+import shlex, sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+if p.scheme not in ("postgres", "postgresql"):
+    sys.exit("ADMIN_DATABASE_URL is not a postgresql:// URL")
+q = dict(u.parse_qsl(p.query))
+host = q.get("host") or p.hostname or ""
+for name, value in (("PGHOST", host), ("PGPORT", str(p.port or q.get("port") or "")),
+                    ("PGUSER", u.unquote(p.username or "")), ("PGPASSWORD", u.unquote(p.password or "")),
+                    ("admin_database", u.unquote(p.path.lstrip("/")))):
+    if value:
+        print(f"{name}={shlex.quote(value)}" + ("" if name == "admin_database" else f"; export {name}"))
+PY
+)" || { echo "$me: ADMIN_DATABASE_URL is not a postgresql:// URL" >&2; exit 1; }
+        echo "$me: using database ${wanted:-$admin_database} on ${PGHOST:-localhost}:${PGPORT:-5432} as ${PGUSER:-$(id -un)} (ADMIN_DATABASE_URL)" >&2
+    elif [ -n "${PGHOST:-}" ]; then
+        echo "$me: using database ${wanted:-${admin_database:-${PGDATABASE:-}}} on ${PGHOST}:${PGPORT:-5432} (libpq environment)" >&2
+    elif dev_port=$(dev_cluster_port "$top/.run/pg") &&
+        { [ -z "${DATABASE_URL:-}" ] || url_points_at_local_port "$DATABASE_URL" "$dev_port"; }; then
+        export PGHOST=$top/.run/pg PGPORT=$dev_port PGUSER=postgres
+        echo "$me: using database ${wanted:-${admin_database:-${PGDATABASE:-}}} on the development cluster in .run/pg (port $dev_port)" >&2
+    elif [ -n "${DATABASE_URL:-}" ]; then
+        read -r url_host url_port < <(/usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "localhost", p.port or 5432)' "$DATABASE_URL")
+        export PGHOST=$url_host PGPORT=$url_port
+        echo "$me: using database ${wanted:-$admin_database} on $url_host:$url_port (from DATABASE_URL) as ${PGUSER:-$(id -un)}; set ADMIN_DATABASE_URL for another superuser" >&2
+    else
+        echo "$me: no database server configured: start the development stack (make start), or set ADMIN_DATABASE_URL (or PGHOST, PGPORT, PGUSER)" >&2
+        exit 1
+    fi
+    admin_database=${admin_database:-${PGDATABASE:-}}
+}
+
+# The port of the embedded cluster in DIR when its postmaster is running.
+dev_cluster_port() { # dir
+    local pidfile=$1/data/postmaster.pid pid port
+    [ -r "$pidfile" ] || return 1
+    pid=$(sed -n 1p "$pidfile") port=$(sed -n 4p "$pidfile")
+    [[ $pid =~ ^[0-9]+$ && $port =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$port"
+}
+
+url_points_at_local_port() { # url port
+    /usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); sys.exit(0 if (p.hostname or "localhost") in ("127.0.0.1", "localhost", "::1") and str(p.port or 5432) == sys.argv[2] else 1)' "$1" "$2"
 }
