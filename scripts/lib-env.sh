@@ -37,7 +37,8 @@ database_of_url() { # url
 #      running and DATABASE_URL, if set, points at it;
 #   4. the host and port of DATABASE_URL, as PGUSER (default: your login).
 # Sets admin_database to the database to use when the caller has none:
-# ADMIN_DATABASE_URL's, else DATABASE_URL's, else PGDATABASE.
+# ADMIN_DATABASE_URL's, else DATABASE_URL's, else PGDATABASE. Returns 1,
+# having said why, when there is no server to use.
 use_admin_server() { # script-name [database]
     local me=$1 wanted=${2:-} top dev_port url_host url_port
     top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -57,7 +58,7 @@ for name, value in (("PGHOST", host), ("PGPORT", str(p.port or q.get("port") or 
     if value:
         print(f"{name}={shlex.quote(value)}" + ("" if name == "admin_database" else f"; export {name}"))
 PY
-)" || { echo "$me: ADMIN_DATABASE_URL is not a postgresql:// URL" >&2; exit 1; }
+)" || { echo "$me: ADMIN_DATABASE_URL is not a postgresql:// URL" >&2; return 1; }
         echo "$me: using database ${wanted:-$admin_database} on ${PGHOST:-localhost}:${PGPORT:-5432} as ${PGUSER:-$(id -un)} (ADMIN_DATABASE_URL)" >&2
     elif [ -n "${PGHOST:-}" ]; then
         echo "$me: using database ${wanted:-${admin_database:-${PGDATABASE:-}}} on ${PGHOST}:${PGPORT:-5432} (libpq environment)" >&2
@@ -71,7 +72,7 @@ PY
         echo "$me: using database ${wanted:-$admin_database} on $url_host:$url_port (from DATABASE_URL) as ${PGUSER:-$(id -un)}; set ADMIN_DATABASE_URL for another superuser" >&2
     else
         echo "$me: no database server configured: start the development stack (make start), or set ADMIN_DATABASE_URL (or PGHOST, PGPORT, PGUSER)" >&2
-        exit 1
+        return 1
     fi
     admin_database=${admin_database:-${PGDATABASE:-}}
 }

@@ -79,6 +79,16 @@ SET ROLE namaskah_api;
 SELECT pg_temp.problem($$SELECT api.admin_users_list('{"query": {"limit": "500"}}')$$);
 SELECT pg_temp.problem($$SELECT api.admin_users_list('{"query": {"role": "root"}}')$$);
 SELECT pg_temp.problem($$SELECT api.admin_users_list('{"query": {"email": "x"}}')$$);
+-- A cursor the API did not produce: invalid_query, field cursor, and a detail
+-- saying what to send instead.
+SELECT pg_temp.problem($$SELECT api.admin_users_list('{"query": {"cursor": "MTc2NDI2"}}')$$);
+DO $$
+BEGIN
+    PERFORM api.admin_users_list('{"query": {"cursor": "MTc2NDI2"}}');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'detail: %', SQLERRM;
+END
+$$;
 
 -- Lock: the account is locked indefinitely and its tokens are revoked.
 SELECT v->>'locked' AS locked, v->>'locked_until' AS locked_until, v->>'email' AS email

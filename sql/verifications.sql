@@ -105,6 +105,16 @@ SELECT pg_temp.problem($$SELECT api.verifications_list('{"query": {"cursor": "AA
 SELECT pg_temp.problem(format('SELECT api.verifications_list(%L)', jsonb_build_object('query',
     jsonb_build_object('cursor', rtrim(translate(encode(convert_to('1.x'' OR 1=1 --', 'UTF8'),
     'base64'), '+/', '-_'), '=')))));
+-- A bad cursor's problem says what to send instead (the detail), on the
+-- copied-by-hand prefix of a real cursor too.
+SELECT pg_temp.problem($$SELECT api.verifications_list('{"query": {"limit": "1", "cursor": "MTc2NDI2"}}')$$);
+DO $$
+BEGIN
+    PERFORM api.verifications_list('{"query": {"cursor": "MTc2NDI2"}}');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'detail: %', SQLERRM;
+END
+$$;
 -- A cursor round-trips exactly (microseconds included).
 SELECT (namaskah.page_cursor_parse(namaskah.page_cursor('2026-01-02 03:04:05.123456+00',
         '11111111-2222-3333-4444-555555555555'))).ts = '2026-01-02 03:04:05.123456+00' AS exact;

@@ -84,7 +84,8 @@ DECLARE
 BEGIN
     PERFORM namaskah.validate_request(req);
     SELECT jsonb_build_object('id', u.id, 'email', u.email, 'phone', u.phone,
-                              'role', u.role, 'created_at', u.created_at)
+                              'role', u.role,
+                              'created_at', namaskah.json_time(u.created_at))
     INTO account
     FROM namaskah.users u WHERE u.id = namaskah.request_subject();
     IF account IS NULL THEN

@@ -292,8 +292,10 @@ AS $$
         'UTF8'), 'base64'), E'+/\n', '-_'), '=')
 $$;
 
--- The (ts, id) of a cursor; 400 invalid_query (field "cursor") when it is
--- not one this API produced.
+-- The (ts, id) of a cursor; 400 invalid_query (field "cursor", code
+-- "format") when it is not one this API produced, with a detail that says
+-- what to pass instead (the code stays invalid_query, like every other bad
+-- query parameter and the audit log's cursor).
 CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -319,7 +321,8 @@ BEGIN
     END IF;
     IF parts IS NULL THEN
         PERFORM @extschema@.raise_problem(400, 'invalid_query',
-            'The query parameters are invalid.',
+            'The cursor is not one this API returned: pass the next_cursor '
+            'of the previous page unchanged, or no cursor for the first page.',
             '{"errors": [{"field": "cursor", "code": "format"}]}');
     END IF;
     ts := timestamptz 'epoch' + (parts[1] || ' microseconds')::interval;

@@ -146,7 +146,9 @@ BEGIN
             cursor_text := NULL;
         END;
         IF cursor_text !~ '^audit:[0-9]{1,18}$' OR cursor_text IS NULL THEN
-            PERFORM namaskah.raise_problem(400, 'invalid_query', 'The query parameters are invalid.',
+            PERFORM namaskah.raise_problem(400, 'invalid_query',
+                'The cursor is not one this API returned: pass the next_cursor '
+                'of the previous page unchanged, or no cursor for the first page.',
                 '{"errors": [{"field": "cursor", "code": "format"}]}');
         END IF;
         before_id := substr(cursor_text, 7)::bigint;

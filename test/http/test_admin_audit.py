@@ -93,6 +93,8 @@ def test_audit_query_is_validated(base_url, admin_token, params, field):
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "invalid_query"
     assert field in [e["field"] for e in r.json()["errors"]]
+    if field == "cursor":
+        assert "next_cursor of the previous page" in r.json()["detail"]
 
 
 def test_security_events_show_a_flood_once_per_minute(base_url, admin_token):

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import psql
+from conftest import clear_of_window_edge, psql
 
 
 @pytest.fixture
@@ -84,6 +84,7 @@ def test_failed_authentication_counts_against_the_address(instance):
     proxy = instance({"TRUSTED_PROXIES": "127.0.0.1"})
     client = "203.0.113.77"
     psql("UPDATE namaskah.rate_limit_policies SET \"limit\" = 5 WHERE name = 'auth_failures'")
+    clear_of_window_edge(60, 10)
     try:
         answers = [requests.get(proxy.url + "/api/auth/me", timeout=10,
                                 headers={"X-Forwarded-For": client,
@@ -112,6 +113,7 @@ def login_policies():
 
     for name, limit in LOGIN_POLICIES.items():
         set_limit(name, limit)
+    clear_of_window_edge(900, 30)  # both windows (900 s, 3600 s) end on 900 s boundaries
     yield set_limit
     for name in LOGIN_POLICIES:
         set_limit(name, 1000000)

@@ -185,6 +185,35 @@ def test_list_query_is_validated(alice, query, field, code):
     assert "<script>" not in r.text
 
 
+def test_a_bad_cursor_says_what_to_send_instead(alice, admin):
+    """A cursor typed by hand (here: a real cursor's first characters) is 400
+    invalid_query naming the field, and the detail tells what to pass."""
+    for path, token in (("/api/verifications", alice["token"]), ("/api/admin/users", admin["token"])):
+        r = call("GET", f"{path}?limit=1&cursor=MTc2NDI2", token)
+        doc = assert_problem(r, 400, "invalid_query")
+        assert doc["errors"] == [{"code": "format", "field": "cursor"}]
+        assert "next_cursor" in doc["detail"], doc["detail"]
+
+
+def test_timestamps_are_utc_with_z_everywhere(alice, admin):
+    """GET /api/auth/me, verifications and the admin listing write times alike
+    (namaskah.json_time), whatever the database's TimeZone."""
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+    me = call("GET", "/api/auth/me", alice["token"]).json()
+    v = create(alice, "telegram")
+    assert stamp.match(me["created_at"]), me
+    assert stamp.match(v["created_at"]) and stamp.match(v["expires_at"]), v
+    found, cursor = [], None
+    while not found:
+        page = call("GET", "/api/admin/users?limit=100" + (f"&cursor={cursor}" if cursor else ""),
+                    admin["token"]).json()
+        found = [u["created_at"] for u in page["items"] if u["id"] == me["id"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert found == [me["created_at"]]
+
+
 def test_cancel_then_webhook_does_not_complete(alice):
     v = create(alice, "signal")
     r = call("POST", f"/api/verifications/{v['id']}/cancel", alice["token"])
@@ -532,5 +561,11 @@ def test_openapi_document_is_served():
     routes = sql("SELECT string_agg(lower(method) || ' ' || path_template, ',') FROM namaskah.routes")
     for route in routes.split(","):
         method, path = route.split(" ")
-        assert method in doc["paths"].get(path, {}), route
+        if path.startswith("/api/") or path == "/health/ready":
+            assert method in doc["paths"].get(path, {}), route
+        else:   # internal (GET /internal/metrics): not served on this listener
+            assert method not in doc["paths"].get(path, {}), route
+            r = call(method.upper(), path)
+            assert_problem(r, 404, "not_found")
+    assert "/metrics" not in doc["paths"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"

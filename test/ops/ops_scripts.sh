@@ -2,7 +2,10 @@
 # ops_scripts.sh — the operator scripts' promises, each tried on a private
 # cluster: --help everywhere; backup/restore round trip, refusal to
 # overwrite, a damaged backup refused, retention; manage_secrets entropy,
-# mode, refusal, rotation with overlap, no secret printed; validate_config
+# mode, refusal, rotation with overlap, no secret printed, the keys named as
+# provision names them, a database it cannot reach said plainly (check: exit
+# 3; rotate: nothing changed) and told from a refusal; send_test_sms against
+# a real namaskahd: accepted, and refused with a wrong SECRET_KEY; validate_config
 # warnings; migrate --dry-run changes nothing; validate_migration catches a
 # lost row, a missing policy and a broken grant. Prints "N passed, N failed".
 set -uo pipefail
@@ -10,10 +13,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 work=$(mktemp -d /tmp/nk-ops.XXXXXX)
 . test/ops/lib.inc
-trap 'ops_cluster_stop; if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi' EXIT
+trap '[ -z "${web_pid:-}" ] || kill "$web_pid" 2>/dev/null; ops_cluster_stop; if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi' EXIT
 fails() { ! "$@"; }
 
-for s in migrate validate_migration manage_secrets validate_config backup restore_backup \
+for s in migrate validate_migration manage_secrets send_test_sms validate_config backup restore_backup \
     deploy_production rollback_deployment smoke_checks validate_deployment run_security_tests load_test; do
     check "scripts/$s --help" bash -c "scripts/$s --help | grep -q usage"
 done
@@ -36,8 +39,25 @@ check "generate keeps the other lines" grep -q '^DATABASE_URL=' "$env"
 check "generate prints no secret" bash -c "! grep -qF -e '$s' -e '$j' '$work/gen.out'"
 check "generate refuses to overwrite" fails scripts/manage_secrets generate --env-file "$env"
 check "generate --force may" scripts/manage_secrets generate --env-file "$env" --force
-scripts/provision --env-file "$env" >/dev/null 2>&1
+scripts/provision --env-file "$env" >"$work/prov.out" 2>&1
 check "check: installed secrets match" scripts/manage_secrets check --env-file "$env"
+scripts/manage_secrets check --env-file "$env" --no-database >"$work/chk.out" 2>&1
+fp=$(sed -n 's/^provision: SECRET_KEY installed, fingerprint \([0-9a-f]\{16\}\)$/\1/p' "$work/prov.out")
+kid=$(sed -n 's/^provision: JWT_SECRET_KEY installed, key id \(k[0-9a-f]\{16\}\)$/\1/p' "$work/prov.out")
+check "check names the keys as provision does (fingerprint $fp, key id $kid)" bash -c \
+    "[ -n '$fp' ] && [ -n '$kid' ] && grep -q 'ok: SECRET_KEY present, .*, fingerprint $fp\$' '$work/chk.out' && grep -q 'ok: JWT_SECRET_KEY present, .*, key id $kid\$' '$work/chk.out'"
+cp -p "$env" "$work/before.env"
+cur_s=$(sed -n 's/^SECRET_KEY=//p' "$env") cur_j=$(sed -n 's/^JWT_SECRET_KEY=//p' "$env")
+PGHOST=$work/nowhere scripts/manage_secrets check --env-file "$env" >"$work/chk-down.out" 2>&1
+rc=$?
+check "check, database unreachable: exit 3, says what it could not check" bash -c \
+    "[ $rc = 3 ] && grep -q \"NOT CHECKED: .*cannot connect to database 'ops' on $work/nowhere\" '$work/chk-down.out' && ! grep -q 'secrets are in order' '$work/chk-down.out'"
+check "rotate, database unreachable: says so, changes nothing" bash -c \
+    "! PGHOST='$work/nowhere' scripts/manage_secrets rotate --env-file '$env' >'$work/rot-down.out' 2>&1 && grep -q \"cannot connect to database 'ops' on $work/nowhere.*not reachable; nothing was changed\" '$work/rot-down.out' && ! grep -q refused '$work/rot-down.out' && cmp -s '$env' '$work/before.env'"
+check "rotate, a refusal: the server's error line, nothing changed" bash -c \
+    "! scripts/manage_secrets rotate --env-file '$env' --database postgres >'$work/rot-refused.out' 2>&1 && grep -q 'the database refused the new JWT_SECRET_KEY: ERROR: ' '$work/rot-refused.out' && cmp -s '$env' '$work/before.env'"
+check "those messages hold no secret" bash -c \
+    "! grep -qF -e '$cur_s' -e '$cur_j' '$work'/chk*.out '$work'/rot-*.out && ! grep -qE '[A-Za-z0-9_-]{48}' '$work'/rot-*.out"
 scripts/manage_secrets rotate --env-file "$env" >"$work/rot.out" 2>&1
 check "rotate prints no secret" bash -c "! grep -qF \"\$(sed -n 's/^JWT_SECRET_KEY=//p' '$env')\" '$work/rot.out'"
 check "rotate: new key signs, old key in grace" test "$(q ops "SELECT string_agg(state, ',' ORDER BY state) FROM namaskah.signing_key_status")" = "grace,signing"
@@ -45,6 +65,30 @@ check "check after rotate" scripts/manage_secrets check --env-file "$env"
 chmod 0644 "$env"
 check "check refuses a world-readable file" fails scripts/manage_secrets check --env-file "$env" --no-database
 chmod 0600 "$env"
+
+# ---- send_test_sms against namaskahd ---------------------------------------------
+sed 's|/ops$|/ops_sms|' "$env" >"$work/sms.env"
+chmod 0600 "$work/sms.env"
+if [ ! -x frontend/namaskahd ]; then
+    fail "send_test_sms: no frontend/namaskahd (make -C frontend)"
+elif scripts/provision --env-file "$work/sms.env" >"$work/prov-sms.out" 2>&1; then
+    web=http://127.0.0.1:$(free_port)
+    LISTEN=${web#http://} METRICS_LISTEN=off WORKER_THREADS=8 ENV_FILE=$work/sms.env \
+        frontend/namaskahd >"$work/namaskahd.log" 2>&1 &
+    web_pid=$!
+    for _ in $(seq 100); do curl -fsS "$web/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+    uid=$(q ops_sms "SELECT namaskah.create_user('sms@example.com', 'password for the sms test')")
+    num=$(q ops_sms "INSERT INTO namaskah.verifications (user_id, service, country, phone_number, provider, expires_at) SELECT '$uid', 'telegram', 'US', a.phone_number, a.provider, now() + interval '20 minutes' FROM namaskah.allocate_number('telegram', 'US') a RETURNING phone_number")
+    bad_key=$(openssl rand -hex 32)
+    check "send_test_sms with a wrong SECRET_KEY: 401 webhook_signature_invalid, nothing completed" bash -c \
+        "! SECRET_KEY='$bad_key' scripts/send_test_sms --url '$web' --number '$num' --env-file '$work/sms.env' >'$work/sms-bad.out' 2>&1 && grep -q '401 webhook_signature_invalid' '$work/sms-bad.out' && [ \"\$(psql -X -At -d ops_sms -c 'SELECT status FROM namaskah.verifications')\" = pending ]"
+    check "send_test_sms: accepted, the sandbox verification completed with its code" bash -c \
+        "scripts/send_test_sms --url '$web' --number '$num' --text 'Your code is 482913' --env-file '$work/sms.env' >'$work/sms.out' 2>&1 && grep -q '200 accepted' '$work/sms.out' && [ \"\$(psql -X -At -d ops_sms -c 'SELECT status || code FROM namaskah.verifications')\" = completed482913 ]"
+    check "send_test_sms prints no secret" bash -c "! grep -qF -e '$cur_s' -e '$bad_key' '$work'/sms*.out"
+    kill "$web_pid"; wait "$web_pid" 2>/dev/null; web_pid=
+else
+    fail "send_test_sms: provision a database"; tail -5 "$work/prov-sms.out"
+fi
 
 # ---- config --------------------------------------------------------------------
 check "validate_config passes" scripts/validate_config --env-file "$env" --strict
