@@ -86,6 +86,7 @@
 
 #include "nk_base64url.h"
 #include "nk_jwt.h"
+#include "nk_secret.h"
 
 #define NK_SCHEMA "namaskah"
 #define MAX_KEYS 64
@@ -1321,16 +1322,10 @@ namaskah_jwt_issue(PG_FUNCTION_ARGS)
 static void
 secret_error(nk_secret_status st, nk_jwt_alg alg)
 {
-    const char *why =
-        st == NK_SECRET_TOO_SHORT
-            ? "The secret is shorter than the algorithm's hash output."
-        : st == NK_SECRET_PLACEHOLDER
-            ? "The secret contains a known placeholder or example value."
-            : "The secret has too little entropy (too few distinct "
-              "characters, or a repeated pattern).";
-
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("signing secret refused"), errdetail("%s", why),
+                    errmsg("signing secret refused: the secret %s",
+                           nk_secret_status_text(st)),
+                    errdetail("%s", nk_secret_rule_text),
                     errhint("Use at least %d random bytes, e.g. the output of "
                             "\"openssl rand -base64 %d\".",
                             (int)nk_jwt_alg_mac_len(alg),
@@ -1366,7 +1361,7 @@ namaskah_jwt_key_fingerprint(PG_FUNCTION_ARGS)
                  errmsg("unsupported signing algorithm"),
                  errdetail("Supported algorithms are HS256, HS384 and HS512."),
                  errhidestmt(true)));
-    st = nk_jwt_secret_check(s, len, alg);
+    st = nk_secret_judge((const char *)s, len, nk_jwt_alg_mac_len(alg));
     if (st != NK_SECRET_OK)
         secret_error(st, alg);
     snprintf(label, sizeof(label), "namaskah.signing_key.v1:%s",

@@ -4,10 +4,11 @@
  * mask_text, mask_jsonb_keys (the C half of mask_jsonb), and the internal
  * mask_hmac_sha256 and check_secret_strength used by 26_secret.sql.
  *
- * The logic is in core/nk_mask.c and core/nk_validate.c; this file moves
- * values in and out of PostgreSQL, walks jsonb documents, and turns the
- * core's status codes into errors in one place (report_status). Nothing
- * here ever puts a secret or a masked value's original into a message.
+ * The logic is in core/nk_mask.c, nk_validate.c and nk_secret.c; this file
+ * moves values in and out of PostgreSQL, walks jsonb documents, and turns
+ * the core's status codes into errors in one place (report_status).
+ * Nothing here ever puts a secret or a masked value's original into a
+ * message.
  */
 #include "postgres.h"
 
@@ -22,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "nk_mask.h"
+#include "nk_secret.h"
 #include "nk_validate.h"
 
 typedef size_t (*mask_fn)(char *out, size_t out_size, const char *in,
@@ -74,15 +76,11 @@ report_status(mask_failure what, int detail)
                                   detail)));
         break;
     case MASK_SECRET:
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("application secret %s",
-                        nk_secret_status_text((nk_secret_status)detail)),
-                 errdetail("A secret needs at least %d characters, at least "
-                           "%d distinct ones, no placeholder words and no "
-                           "repeated or stepwise runs.",
-                           NK_SECRET_MIN_CHARS, NK_SECRET_MIN_DISTINCT),
-                 errhint("Generate one with: openssl rand -base64 48")));
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("application secret %s",
+                               nk_secret_status_text((nk_secret_status)detail)),
+                        errdetail("%s", nk_secret_rule_text),
+                        errhint("Generate one with: openssl rand -base64 48")));
         break;
     }
 }
@@ -347,7 +345,7 @@ nk_sql_check_secret_strength(PG_FUNCTION_ARGS)
     text *secret = PG_GETARG_TEXT_PP(0);
     nk_secret_status st;
 
-    st = nk_validate_secret(VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret));
+    st = nk_secret_judge(VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret), 0);
     if (st != NK_SECRET_OK)
         report_status(MASK_SECRET, (int)st);
     PG_RETURN_VOID();

@@ -624,11 +624,17 @@ config_help(FILE *out)
     size_t i;
 
     fprintf(out,
-            "usage: namaskahd [--check-config | --help | --version]\n\n"
+            "usage: namaskahd [--check-config | --check-secret NAME | --help "
+            "| --version]\n\n"
             "namaskahd is the HTTP frontend of Namaskah: every /api/ request "
             "becomes one\ncall of namaskah.handle_request in PostgreSQL.\n\n"
             "  --check-config  validate the settings, print problems, exit "
             "0 (ok) or 2\n"
+            "  --check-secret NAME\n"
+            "                  judge SECRET_KEY or JWT_SECRET_KEY, given on "
+            "standard\n"
+            "                  input, by the extension's rule; exit 0 (ok), "
+            "1 or 2\n"
             "  --help          this text\n"
             "  --version       print the version\n\n"
             "Settings come from the environment, or from the file named by "

@@ -28,6 +28,7 @@
 
 #include <civetweb.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "db.h"
@@ -35,10 +36,12 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "nk_secret.h"
 #include "sd_notify.h"
 #include "transport.h"
 
 static int run(void);
+static int check_secret(const char *name);
 static void *stop_thread(void *arg);
 static int stop_server(struct mg_context *ctx);
 static int stop_listening(long port);
@@ -61,9 +64,11 @@ main(int argc, char **argv)
 {
     int problems;
 
+    if (argc == 3 && strcmp(argv[1], "--check-secret") == 0)
+        return check_secret(argv[2]);
     if (argc > 2) {
-        fprintf(stderr, "usage: namaskahd [--check-config | --help | "
-                        "--version]\n");
+        fprintf(stderr, "usage: namaskahd [--check-config | --check-secret "
+                        "NAME | --help | --version]\n");
         return 2;
     }
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -90,6 +95,49 @@ main(int argc, char **argv)
         return 0;
     }
     return run();
+}
+
+/*
+ * --check-secret NAME: judges the secret on standard input (one trailing
+ * newline dropped) by the rule the extension applies when it is installed
+ * (nk_secret.h), so scripts/validate_config and scripts/manage_secrets
+ * answer as the database will. The value never comes from the command line
+ * (visible in ps) and is never printed. Exit 0 acceptable, 1 refused, 2 on
+ * bad usage.
+ */
+static int
+check_secret(const char *name)
+{
+    /* The signing key is installed as HS256: at least its 32-byte output. */
+    size_t min_bytes = strcmp(name, "JWT_SECRET_KEY") == 0 ? 32 : 0;
+    char buf[4097];
+    size_t len = fread(buf, 1, sizeof(buf), stdin);
+    nk_secret_status st;
+
+    if (strcmp(name, "SECRET_KEY") != 0 && min_bytes == 0) {
+        fprintf(stderr, "namaskahd: --check-secret takes SECRET_KEY or "
+                        "JWT_SECRET_KEY\n");
+        return 2;
+    }
+    if (len == sizeof(buf) || ferror(stdin)) {
+        fprintf(stderr,
+                "namaskahd: %s: could not read it from standard "
+                "input (at most 4096 bytes)\n",
+                name);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return 2;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    st = nk_secret_judge(buf, len, min_bytes);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (st != NK_SECRET_OK) {
+        printf("namaskahd: %s %s. %s\n", name, nk_secret_status_text(st),
+               nk_secret_rule_text);
+        return 1;
+    }
+    printf("namaskahd: %s is acceptable\n", name);
+    return 0;
 }
 
 static void *

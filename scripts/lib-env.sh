@@ -89,3 +89,28 @@ dev_cluster_port() { # dir
 url_points_at_local_port() { # url port
     /usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); sys.exit(0 if (p.hostname or "localhost") in ("127.0.0.1", "localhost", "::1") and str(p.port or 5432) == sys.argv[2] else 1)' "$1" "$2"
 }
+
+# The namaskahd that judges secrets: $NAMASKAHD_BIN, this checkout's
+# frontend/namaskahd, or namaskahd on PATH.
+namaskahd_binary() {
+    local top
+    top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    if [ -n "${NAMASKAHD_BIN:-}" ]; then echo "$NAMASKAHD_BIN"
+    elif [ -x "$top/frontend/namaskahd" ]; then echo "$top/frontend/namaskahd"
+    else command -v namaskahd
+    fi
+}
+
+# Judges a secret by the one rule the extension applies when it is installed
+# (extension/core/nk_secret.h), through namaskahd --check-secret: the value
+# goes through a pipe, never a command line. Prints one line (never the
+# value); returns 0 acceptable, 1 refused, 2 when it could not judge.
+judge_secret() { # NAME VALUE [namaskahd]
+    local name=$1 value=$2 bin=${3:-} out rc=0
+    [ -n "$bin" ] || bin=$(namaskahd_binary) ||
+        { echo "$name not judged: no namaskahd to ask (build it: make)"; return 2; }
+    [ -x "$bin" ] || { echo "$name not judged: $bin is not executable (build it: make)"; return 2; }
+    out=$(printf '%s' "$value" | "$bin" --check-secret "$name" 2>&1) || rc=$?
+    echo "${out#namaskahd: }"
+    return "$rc"
+}

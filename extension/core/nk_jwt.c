@@ -6,7 +6,6 @@
 #include "nk_jwt.h"
 #include "nk_base64url.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,8 +96,6 @@ static nk_jwt_reason finish(nk_jwt_result *res, nk_jwt_reason r);
 static nk_jwt_reason parse_header(const char *b64, size_t len,
                                   unsigned char *buf, nk_jwt_alg *alg,
                                   char *kid, size_t *kid_len);
-static int contains_nocase(const unsigned char *s, size_t len,
-                           const char *needle);
 
 const nk_json_limits nk_jwt_json_limits = {
     .max_depth = NK_JWT_JSON_MAX_DEPTH,
@@ -863,82 +860,4 @@ nk_jwt_verify(const char *token, size_t len, const nk_jwt_policy *pol,
     res->payload = (const char *)pbuf;
     res->payload_len = pdec;
     return finish(res, nk_jwt_check_claims(&c, pol));
-}
-
-/* ---- secret quality ----------------------------------------------------- */
-
-static int
-contains_nocase(const unsigned char *s, size_t len, const char *needle)
-{
-    size_t n = strlen(needle), i, k;
-
-    for (i = 0; i + n <= len; i++) {
-        for (k = 0; k < n; k++)
-            if (tolower(s[i + k]) != needle[k])
-                break;
-        if (k == n)
-            return 1;
-    }
-    return 0;
-}
-
-/*
- * Length first (RFC 7518 section 3.2: a key at least as long as the hash
- * output), then the values copied from examples and .env templates, then
- * secrets a human typed: few distinct symbols, low per-symbol entropy, or
- * one short pattern repeated.
- */
-nk_secret_status
-nk_jwt_secret_check(const unsigned char *s, size_t len, nk_jwt_alg alg)
-{
-    static const char *const placeholders[] = {
-        "changeme",    "change-me", "change_me", "changethis", "change-this",
-        "change_this", "changeit",  "your-",     "your_",      "placeholder",
-        "example",     "secret",    "password",  "replace",    "default",
-        "insecure",    "dummy",     "sample",    "12345678",   "qwerty",
-        "xxxxxxxx"};
-    size_t counts[256] = {0};
-    size_t i, p, distinct = 0;
-    double bits = 0.0;
-
-    if (s == NULL || len < nk_jwt_alg_mac_len(alg) || alg == NK_JWT_ALG_INVALID)
-        return NK_SECRET_TOO_SHORT;
-    for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
-        if (contains_nocase(s, len, placeholders[i]))
-            return NK_SECRET_PLACEHOLDER;
-    for (i = 0; i < len; i++)
-        if (counts[s[i]]++ == 0)
-            distinct++;
-    for (i = 0; i < 256; i++) {
-        if (counts[i]) {
-            double q = (double)counts[i] / (double)len;
-            double l2 = 0.0, x = q;
-
-            /* log2 without libm: x = m * 2^e, then a short series. */
-            while (x < 0.5) {
-                x *= 2.0;
-                l2 -= 1.0;
-            }
-            {
-                double y = (x - 1.0) / (x + 1.0), y2 = y * y;
-
-                l2 += 2.0 *
-                      (y + y * y2 / 3.0 + y * y2 * y2 / 5.0 +
-                       y * y2 * y2 * y2 / 7.0) /
-                      0.6931471805599453;
-            }
-            bits -= q * l2;
-        }
-    }
-    if (distinct < 10 || bits < 3.0)
-        return NK_SECRET_LOW_ENTROPY;
-    for (p = 1; p <= len / 3; p++) {
-        for (i = p; i < len; i++)
-            if (s[i] != s[i - p])
-                break;
-        if (i == len)
-            return NK_SECRET_LOW_ENTROPY;
-    }
-    OPENSSL_cleanse(counts, sizeof(counts));
-    return NK_SECRET_OK;
 }

@@ -213,17 +213,4 @@ nk_jwt_reason nk_jwt_check_claims(const nk_jwt_claims *c,
 /* The scanner's limits for token headers and claims (nk_jsonscan.h). */
 extern const nk_json_limits nk_jwt_json_limits;
 
-/* ---- secrets ----------------------------------------------------------- */
-
-typedef enum nk_secret_status {
-    NK_SECRET_OK = 0,
-    NK_SECRET_TOO_SHORT,   /* shorter than the algorithm's MAC output */
-    NK_SECRET_PLACEHOLDER, /* a known example/default value */
-    NK_SECRET_LOW_ENTROPY  /* too few distinct symbols or a repetition */
-} nk_secret_status;
-
-/* Judges a candidate HMAC secret for alg. Never logs or copies it. */
-nk_secret_status nk_jwt_secret_check(const unsigned char *s, size_t len,
-                                     nk_jwt_alg alg);
-
 #endif

@@ -46,30 +46,4 @@ int nk_validate_e164(const char *s, size_t len);
  */
 int nk_validate_uuid(const char *s, size_t len);
 
-/* Why an application secret is refused (nk_validate_secret). */
-typedef enum nk_secret_status {
-    NK_SECRET_OK = 0,
-    NK_SECRET_INVALID,     /* not valid UTF-8, or contains NUL/controls */
-    NK_SECRET_TOO_SHORT,   /* fewer than NK_SECRET_MIN_CHARS characters */
-    NK_SECRET_PLACEHOLDER, /* contains a known placeholder word */
-    NK_SECRET_LOW_ENTROPY  /* too few distinct characters, or a run/sequence */
-} nk_secret_status;
-
-#define NK_SECRET_MIN_CHARS 32
-#define NK_SECRET_MIN_DISTINCT 10
-
-/*
- * Checks a secret (SECRET_KEY, JWT keys): at least NK_SECRET_MIN_CHARS
- * characters; no known placeholder ("changeme", "secret", "password",
- * "your-secret-key-here", "example" ... case-insensitively, anywhere in it);
- * at least NK_SECRET_MIN_DISTINCT distinct bytes, an estimated Shannon
- * entropy of at least 96 bits over the whole string, and not mostly a
- * repeated or stepwise sequence ("abcdef...", "aaaa..."). Never keeps or
- * prints the value.
- */
-nk_secret_status nk_validate_secret(const char *s, size_t len);
-
-/* A fixed English phrase for a status, for messages (never the value). */
-const char *nk_secret_status_text(nk_secret_status st);
-
 #endif

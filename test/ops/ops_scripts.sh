@@ -45,7 +45,7 @@ scripts/manage_secrets check --env-file "$env" --no-database >"$work/chk.out" 2>
 fp=$(sed -n 's/^provision: SECRET_KEY installed, fingerprint \([0-9a-f]\{16\}\)$/\1/p' "$work/prov.out")
 kid=$(sed -n 's/^provision: JWT_SECRET_KEY installed, key id \(k[0-9a-f]\{16\}\)$/\1/p' "$work/prov.out")
 check "check names the keys as provision does (fingerprint $fp, key id $kid)" bash -c \
-    "[ -n '$fp' ] && [ -n '$kid' ] && grep -q 'ok: SECRET_KEY present, .*, fingerprint $fp\$' '$work/chk.out' && grep -q 'ok: JWT_SECRET_KEY present, .*, key id $kid\$' '$work/chk.out'"
+    "[ -n '$fp' ] && [ -n '$kid' ] && grep -q 'ok: SECRET_KEY is acceptable (.*, fingerprint $fp)\$' '$work/chk.out' && grep -q 'ok: JWT_SECRET_KEY is acceptable (.*, key id $kid)\$' '$work/chk.out'"
 cp -p "$env" "$work/before.env"
 cur_s=$(sed -n 's/^SECRET_KEY=//p' "$env") cur_j=$(sed -n 's/^JWT_SECRET_KEY=//p' "$env")
 PGHOST=$work/nowhere scripts/manage_secrets check --env-file "$env" >"$work/chk-down.out" 2>&1

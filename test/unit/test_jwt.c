@@ -30,7 +30,6 @@ static void test_rfc7515(void);
 static void test_reasons(void);
 static void test_memo(void);
 static void test_claims(void);
-static void test_secrets(void);
 static void test_claims_role(void);
 
 static void
@@ -459,32 +458,6 @@ test_claims(void)
 #undef V
 }
 
-static void
-test_secrets(void)
-{
-#define S(str, alg)                                                            \
-    nk_jwt_secret_check((const unsigned char *)(str), strlen(str), (alg))
-    const char *good = "q3J9vX2mLr8tWz5nKp7YcB4hFd6sGa1E";
-
-    CHECK(S(good, NK_JWT_HS256) == NK_SECRET_OK);
-    CHECK(S(good, NK_JWT_HS384) == NK_SECRET_TOO_SHORT);
-    CHECK(S("short", NK_JWT_HS256) == NK_SECRET_TOO_SHORT);
-    CHECK(S("your-jwt-secret-key-change-in-production!", NK_JWT_HS256) ==
-          NK_SECRET_PLACEHOLDER);
-    CHECK(S("CHANGEME-q3J9vX2mLr8tWz5nKp7YcB4hFd6s", NK_JWT_HS256) ==
-          NK_SECRET_PLACEHOLDER);
-    CHECK(S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NK_JWT_HS256) ==
-          NK_SECRET_LOW_ENTROPY);
-    CHECK(S("abcdefghijabcdefghijabcdefghijabcdefghij", NK_JWT_HS256) ==
-          NK_SECRET_LOW_ENTROPY);
-    CHECK(S("0101010101010101010101010101010101", NK_JWT_HS256) ==
-          NK_SECRET_LOW_ENTROPY);
-    /* 64 hex characters of real randomness pass for HS256 and HS512. */
-    CHECK(S("3f9a1c7e5b2d8f046a1e9c3b7d5f2a8e6c0b4d9f1a3e7c5b8d2f6a0e4c9b1d7f",
-            NK_JWT_HS512) == NK_SECRET_OK);
-#undef S
-}
-
 /* The role nk_jwt_parse_claims finds in json, or "(rejected)". */
 static const char *
 role_of(const char *json, nk_jwt_claims *c)
@@ -537,7 +510,6 @@ main(void)
     test_memo();
     test_claims();
     test_claims_role();
-    test_secrets();
     nk_hmac_key_free(key256);
     nk_hmac_key_free(key512);
     return unit_report();
