@@ -6,8 +6,11 @@
  * --check-config and the start-up "config" log line all walk that table, so
  * a setting is declared exactly once. Values come from the environment, or
  * from a .env file (ENV_FILE, default ./.env) for names the environment
- * does not set. Variables that are not in the table are never read, stored
- * or printed (SECRET_KEY, JWT_SECRET_KEY ... belong to the database side).
+ * does not set; the file's lines are read by the one .env grammar
+ * (extension/core/nk_dotenv.c, which the scripts' lib-env.sh follows), and
+ * of several assignments of a name the last counts. Variables that are not
+ * in the table are never read, stored or printed (SECRET_KEY,
+ * JWT_SECRET_KEY ... belong to the database side).
  */
 #include "config.h"
 
@@ -24,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "log.h"
+#include "nk_dotenv.h"
 
 struct setting;
 typedef int (*validator)(const struct setting *s, const char *val,
@@ -39,7 +43,8 @@ struct setting {
     const char *help;
 };
 
-/* One KEY=VALUE of the .env file (both malloc'd, wiped when freed). */
+/* One setting's KEY=VALUE from the .env file, the last assignment's value
+ * (both malloc'd, the value wiped when replaced or freed). */
 struct env_entry {
     char *key;
     char *value;
@@ -61,10 +66,10 @@ static int v_log_level(const struct setting *s, const char *val,
 static int v_proxies(const struct setting *s, const char *val,
                      const char **why);
 static int env_file_load(const char *path, int explicit_path, FILE *err);
-static int env_line(char *line, size_t lineno, const char *path, FILE *err);
+static int env_line(char *line, size_t len, size_t lineno, const char *path,
+                    FILE *err);
 static const char *lookup(const char *name);
 static void env_free(void);
-static char *trim(char *s);
 static int parse_long(const char *val, long *out);
 static void print_wrapped(FILE *out, const char *text, int indent, int width);
 static long effective_pool_size(long configured, long threads);
@@ -143,20 +148,8 @@ struct nk_config g_config;
 static struct env_entry *env_entries;
 static size_t n_env_entries;
 
-static char *
-trim(char *s)
-{
-    char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        *--end = '\0';
-    return s;
-}
-
-/* The environment wins over the .env file. */
+/* The environment wins over the .env file (whose keys env_line keeps
+ * unique). */
 static const char *
 lookup(const char *name)
 {
@@ -172,80 +165,61 @@ lookup(const char *name)
 }
 
 /*
- * One .env line: [export ]KEY=VALUE, VALUE bare (an unquoted " #" starts a
- * comment), 'single-quoted' (literal) or "double-quoted" (\" \\ \n). Only
- * keys of the settings table are kept. Returns 0, or 1 for a bad line.
+ * One .env line (the grammar is nk_dotenv's). Only keys of the settings
+ * table are kept; a key seen again replaces its value (the last assignment
+ * counts, as under systemd's EnvironmentFile= and a shell's ". .env").
+ * Returns 0, or 1 for a bad line.
  */
 static int
-env_line(char *line, size_t lineno, const char *path, FILE *err)
+env_line(char *line, size_t len, size_t lineno, const char *path, FILE *err)
 {
-    char *p = trim(line), *key, *val, *q, *w;
+    char *key, *val, *copy;
     size_t i;
 
-    if (*p == '\0' || *p == '#')
+    switch (nk_dotenv_parse_line(line, len, &key, &val)) {
+    case NK_DOTENV_SKIP:
         return 0;
-    if (strncmp(p, "export ", 7) == 0)
-        p = trim(p + 7);
-    key = p;
-    if (!(isalpha((unsigned char)*p) || *p == '_'))
-        goto bad;
-    while (isalnum((unsigned char)*p) || *p == '_')
-        p++;
-    val = p;
-    while (*val == ' ' || *val == '\t')
-        val++;
-    if (*val != '=')
-        goto bad;
-    *p = '\0';
-    val = trim(val + 1);
-    if (*val == '\'' || *val == '"') {
-        char quote = *val++;
-
-        for (q = w = val; *q != '\0' && *q != quote; q++) {
-            if (quote == '"' && *q == '\\' && q[1] != '\0') {
-                q++;
-                *w++ = *q == 'n' ? '\n' : *q;
-            } else {
-                *w++ = *q;
-            }
-        }
-        if (*q != quote)
-            goto bad;
-        q = trim(q + 1);
-        if (*q != '\0' && *q != '#')
-            goto bad;
-        *w = '\0';
-    } else {
-        for (q = val; *q != '\0'; q++)
-            if (*q == '#' && q > val && (q[-1] == ' ' || q[-1] == '\t')) {
-                *q = '\0';
-                val = trim(val);
-                break;
-            }
+    case NK_DOTENV_BAD:
+        fprintf(err, "ENV_FILE: %s line %zu is not KEY=VALUE\n", path, lineno);
+        return 1;
+    case NK_DOTENV_OK:
+        break;
     }
     for (i = 0; i < N_SETTINGS; i++)
         if (strcmp(settings[i].name, key) == 0)
             break;
     if (i == N_SETTINGS)
         return 0; /* not ours: never kept */
+    for (i = 0; i < n_env_entries; i++)
+        if (strcmp(env_entries[i].key, key) == 0)
+            break;
+    copy = strdup(val);
+    if (copy == NULL)
+        goto nomem;
+    if (i < n_env_entries) {
+        OPENSSL_cleanse(env_entries[i].value, strlen(env_entries[i].value));
+        free(env_entries[i].value);
+        env_entries[i].value = copy;
+        return 0;
+    }
     {
         struct env_entry *grown =
             realloc(env_entries, (n_env_entries + 1) * sizeof(*env_entries));
+        char *key_copy = strdup(key);
 
-        if (grown == NULL)
+        if (grown != NULL)
+            env_entries = grown;
+        if (grown == NULL || key_copy == NULL) {
+            OPENSSL_cleanse(copy, strlen(copy));
+            free(copy);
+            free(key_copy);
             goto nomem;
-        env_entries = grown;
-        env_entries[n_env_entries].key = strdup(key);
-        env_entries[n_env_entries].value = strdup(val);
+        }
+        env_entries[n_env_entries].key = key_copy;
+        env_entries[n_env_entries].value = copy;
         n_env_entries++;
-        if (env_entries[n_env_entries - 1].key == NULL ||
-            env_entries[n_env_entries - 1].value == NULL)
-            goto nomem;
     }
     return 0;
-bad:
-    fprintf(err, "ENV_FILE: %s line %zu is not KEY=VALUE\n", path, lineno);
-    return 1;
 nomem:
     fprintf(err, "ENV_FILE: out of memory reading %s\n", path);
     return 1;
@@ -270,8 +244,8 @@ env_file_load(const char *path, int explicit_path, FILE *err)
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (n > 0 && line[n - 1] == '\n')
-            line[n - 1] = '\0';
-        problems += env_line(line, lineno, path, err);
+            line[--n] = '\0';
+        problems += env_line(line, (size_t)n, lineno, path, err);
     }
     if (line != NULL)
         OPENSSL_cleanse(line, cap);
@@ -639,7 +613,8 @@ config_help(FILE *out)
             "  --version       print the version\n\n"
             "Settings come from the environment, or from the file named by "
             "ENV_FILE\n(default ./.env; KEY=VALUE lines, # comments, "
-            "optional quotes); the\nenvironment wins. Settings:\n\n");
+            "optional quotes, the last\nassignment of a name counts; "
+            "docs/operations.md); the environment wins.\nSettings:\n\n");
     for (i = 0; i < N_SETTINGS; i++) {
         const struct setting *s = &settings[i];
 

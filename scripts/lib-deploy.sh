@@ -8,20 +8,24 @@
 # ENV_FILE=<the env file>, as systemd would start it.
 
 # A value from the env file (the environment wins, as for namaskahd).
+# Returns 1, the bad lines named, when the file has a line that is not
+# KEY=VALUE.
 deploy_env_value() { # env-file KEY
     local v
-    v=$(bash -c '. "$1"; load_env_file "$2"; printf "%s" "${!3:-}"' _ "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh" "$1" "$2")
+    v=$(bash -c '. "$1"; load_env_file "$2" || exit 1; printf "%s" "${!3:-}"' "${0##*/}" \
+        "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh" "$1" "$2") || return 1
     printf '%s' "$v"
 }
 
 deploy_database() { # env-file
-    /usr/bin/python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).path.lstrip("/"))' \
-        "$(deploy_env_value "$1" DATABASE_URL)"
+    local url
+    url=$(deploy_env_value "$1" DATABASE_URL) || return 1
+    /usr/bin/python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).path.lstrip("/"))' "$url"
 }
 
 deploy_url() { # env-file
     local listen
-    listen=$(deploy_env_value "$1" LISTEN)
+    listen=$(deploy_env_value "$1" LISTEN) || return 1
     listen=${listen:-127.0.0.1:8080}
     [[ $listen =~ ^[0-9]+$ ]] && listen=127.0.0.1:$listen
     listen=${listen/#0.0.0.0:/127.0.0.1:}

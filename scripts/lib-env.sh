@@ -1,22 +1,96 @@
-# lib-env.sh — shared by the operator scripts: reading a .env file (KEY=VALUE
-# lines, # comments, optional quotes; the real environment wins), checking
+# lib-env.sh — shared by the operator scripts: reading a .env file, checking
 # that a variable is set (never printing its value), and choosing the
 # database server a script reaches as a superuser (use_admin_server).
+#
+# The .env grammar is the one namaskahd reads (extension/core/nk_dotenv.c;
+# in prose docs/operations.md, "The env file"), and both readers are tested
+# on the same files (test/dotenv/, test/ops/dotenv.sh): [export ]KEY=VALUE
+# lines, # comments (in a bare value a '#' after a space or tab), 'single'
+# (literal) or "double" quotes (\" \\ \$ \` and \n), CRLF read as LF; the
+# last assignment of a key counts; any other line is refused, naming it.
 
-load_env_file() { # file
-    local file=$1 line key value
-    [ -f "$file" ] || return 0
-    while IFS= read -r line || [ -n "$line" ]; do
-        line=${line%$'\r'}
-        [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
-        [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] ||
-            { echo "${0##*/}: $file: ignoring a line that is not KEY=VALUE" >&2; continue; }
-        key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
-        if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then
-            value=${BASH_REMATCH[1]}
+# Reads FILE into the associative array env_file_vars (KEY -> value; the
+# last assignment of a key counts). A missing file is empty. Each line that
+# is not blank, a comment or an assignment is reported as
+# "SCRIPT: FILE line N is not KEY=VALUE"; then env_file_vars is left empty
+# and it returns 1.
+env_file_parse() { # file
+    # C locale: byte-wise matching, and [A-Za-z] only ASCII, as in the C reader
+    local LC_ALL=C _ef_file=$1 _ef_line _ef_key _ef_value _ef_rest _ef_c _ef_n=0 _ef_bad=0
+    local re_assign='^[[:blank:]]*(export[[:blank:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:blank:]]*=(.*)$'
+    local re_single="^'([^']*)'([[:blank:]]*|[[:blank:]]+#.*)\$"
+    local re_double='^"((\\.|[^"\\])*)"([[:blank:]]*|[[:blank:]]+#.*)$'
+    local re_escape='^([^\\]*)\\(.)(.*)$'
+    declare -gA env_file_vars=()
+    [ -e "$_ef_file" ] || return 0
+    if [ -d "$_ef_file" ] || [ ! -r "$_ef_file" ]; then echo "${0##*/}: cannot read $_ef_file" >&2; return 1; fi
+    # read drops NUL bytes without a word; the C reader refuses such a line
+    while read -r _ef_n; do
+        echo "${0##*/}: $_ef_file line $_ef_n is not KEY=VALUE" >&2
+        _ef_bad=1
+    done < <(LC_ALL=C grep -naP '\x00' "$_ef_file" 2>/dev/null | cut -d: -f1)
+    _ef_n=0
+    while IFS= read -r _ef_line || [ -n "$_ef_line" ]; do
+        _ef_n=$((_ef_n + 1))
+        _ef_line=${_ef_line%$'\r'}
+        [[ $_ef_line =~ ^[[:blank:]]*(#.*)?$ ]] && continue
+        _ef_key=
+        if [[ $_ef_line =~ $re_assign ]]; then
+            _ef_key=${BASH_REMATCH[2]} _ef_rest=${BASH_REMATCH[3]}
+            _ef_value=${_ef_rest#"${_ef_rest%%[![:blank:]]*}"}
+            case $_ef_value in
+            \'*)
+                if [[ $_ef_value =~ $re_single ]]; then _ef_value=${BASH_REMATCH[1]}; else _ef_key=; fi ;;
+            \"*)
+                if [[ $_ef_value =~ $re_double ]]; then
+                    _ef_rest=${BASH_REMATCH[1]} _ef_value=
+                    while [[ $_ef_rest =~ $re_escape ]]; do
+                        _ef_value+=${BASH_REMATCH[1]} _ef_c=${BASH_REMATCH[2]} _ef_rest=${BASH_REMATCH[3]}
+                        case $_ef_c in
+                        n) _ef_value+=$'\n' ;;
+                        \"|\\|\$|\`) _ef_value+=$_ef_c ;;
+                        *) _ef_value+=\\$_ef_c ;; # kept, as shells and systemd keep it
+                        esac
+                    done
+                    _ef_value+=$_ef_rest
+                else
+                    _ef_key=
+                fi ;;
+            *)
+                # bare: a '#' after a blank starts a comment; "a#b" is a value
+                _ef_value=${_ef_rest%%[[:blank:]]#*}
+                _ef_value=${_ef_value#"${_ef_value%%[![:blank:]]*}"}
+                _ef_value=${_ef_value%"${_ef_value##*[![:blank:]]}"} ;;
+            esac
         fi
-        [ -n "${!key+x}" ] || export "$key=$value"
-    done <"$file"
+        if [ -z "$_ef_key" ]; then
+            echo "${0##*/}: $_ef_file line $_ef_n is not KEY=VALUE" >&2
+            _ef_bad=1
+            continue
+        fi
+        env_file_vars[$_ef_key]=$_ef_value
+    done <"$_ef_file"
+    if [ $_ef_bad = 1 ]; then env_file_vars=(); return 1; fi
+}
+
+# Exports the assignments of FILE (env_file_parse) whose keys the
+# environment does not set: the real environment wins, and of the file the
+# last assignment. Returns 1, having named each bad line, when the file has
+# one: nothing is exported then.
+load_env_file() { # file
+    local _ef_k
+    env_file_parse "$1" || return 1
+    for _ef_k in "${!env_file_vars[@]}"; do
+        [ -n "${!_ef_k+x}" ] || export "$_ef_k=${env_file_vars[$_ef_k]}"
+    done
+}
+
+# The value of KEY in FILE alone (not the environment; empty when absent),
+# by the same grammar. Returns 1, having named each bad line, when the file
+# has one.
+env_file_value() { # file key
+    env_file_parse "$1" || return 1
+    printf '%s' "${env_file_vars[$2]-}"
 }
 
 require_var() { # name
