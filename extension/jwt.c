@@ -87,6 +87,7 @@
 #include "nk_base64url.h"
 #include "nk_jwt.h"
 #include "nk_secret.h"
+#include "settings.h"
 
 #define NK_SCHEMA "namaskah"
 #define MAX_KEYS 64
@@ -154,12 +155,6 @@ typedef struct revset {
     MemoryContext cxt;
 } revset;
 
-/*
- * Above this many rows (setting jwt.revocation_cache_rows, default 100000,
- * about 8 MB) a revocation table is probed through its index, not held.
- */
-#define REVSET_DEFAULT_MAX 100000
-
 static void register_callback(void);
 static void relcache_cb(Datum arg, Oid relid);
 static Oid our_relid(const char *name);
@@ -169,7 +164,6 @@ static void load_keys(void);
 static void load_config(void);
 static void ensure_caches(void);
 static void ensure_caches_as_owner(FunctionCallInfo fcinfo);
-static int setting_int(const char *value, int fallback, int lo, int hi);
 static nk_hmac_key *lookup_key(void *arg, const char *kid, size_t kid_len);
 static const cached_key *signing_key(void);
 static double to_unix(TimestampTz ts);
@@ -404,69 +398,25 @@ load_keys(void)
     keys_valid = true;
 }
 
-static int
-setting_int(const char *value, int fallback, int lo, int hi)
-{
-    char *end;
-    long v;
-
-    if (value == NULL)
-        return fallback;
-    errno = 0;
-    v = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
-        return fallback;
-    return (int)v;
-}
-
-/* A bad value falls back to the default: verification must not raise. */
+/* Values and defaults are declared and bounded in setting_definitions. */
 static void
 load_config(void)
 {
-    char *expire = NULL, *grace = NULL, *leeway = NULL, *revrows = NULL;
-    uint64 i;
-    MemoryContext caller = CurrentMemoryContext;
+    char *issuer = nk_setting_text("jwt.issuer");
+    char *audience = nk_setting_text("jwt.audience");
+    char *grace = nk_setting_text("jwt.key_grace_minutes");
 
     memset(&config, 0, sizeof(config));
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SELECT name, value FROM " NK_SCHEMA ".settings"
-                    " WHERE name OPERATOR(pg_catalog.=) ANY (ARRAY["
-                    "'jwt.expire_minutes', 'jwt.key_grace_minutes',"
-                    " 'jwt.leeway_seconds', 'jwt.issuer', 'jwt.audience',"
-                    " 'jwt.revocation_cache_rows'])",
-                    true, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read jwt settings");
-    for (i = 0; i < SPI_processed; i++) {
-        HeapTuple tup = SPI_tuptable->vals[i];
-        TupleDesc td = SPI_tuptable->tupdesc;
-        char *name = SPI_getvalue(tup, td, 1);
-        char *value = SPI_getvalue(tup, td, 2);
-        MemoryContext old = MemoryContextSwitchTo(caller);
-
-        if (value == NULL)
-            value = "";
-        if (strcmp(name, "jwt.expire_minutes") == 0)
-            expire = pstrdup(value);
-        else if (strcmp(name, "jwt.key_grace_minutes") == 0)
-            grace = pstrdup(value);
-        else if (strcmp(name, "jwt.leeway_seconds") == 0)
-            leeway = pstrdup(value);
-        else if (strcmp(name, "jwt.revocation_cache_rows") == 0)
-            revrows = pstrdup(value);
-        else if (strcmp(name, "jwt.issuer") == 0)
-            strlcpy(config.issuer, value, sizeof(config.issuer));
-        else if (strcmp(name, "jwt.audience") == 0)
-            strlcpy(config.audience, value, sizeof(config.audience));
-        MemoryContextSwitchTo(old);
-    }
-    SPI_finish();
-    config.expire_minutes = setting_int(expire, 480, 1, 60 * 24 * 366);
-    config.grace_minutes =
-        setting_int(grace, config.expire_minutes + 5, 0, 60 * 24 * 366 * 2);
-    config.leeway = setting_int(leeway, 30, 0, 3600);
-    config.revocation_rows =
-        setting_int(revrows, REVSET_DEFAULT_MAX, 0, 1000 * 1000);
+    config.expire_minutes = (int)nk_setting_int("jwt.expire_minutes");
+    config.grace_minutes = grace != NULL
+                               ? (int)nk_setting_int("jwt.key_grace_minutes")
+                               : config.expire_minutes + 5;
+    config.leeway = (int)nk_setting_int("jwt.leeway_seconds");
+    config.revocation_rows = (int)nk_setting_int("jwt.revocation_cache_rows");
+    if (issuer != NULL)
+        strlcpy(config.issuer, issuer, sizeof(config.issuer));
+    if (audience != NULL)
+        strlcpy(config.audience, audience, sizeof(config.audience));
     config_valid = true;
     /* The revocation sets are reloaded under the (maybe new) size cap. */
     revoked_gen++;

@@ -2,13 +2,12 @@
  * password.c — SQL wrappers of the scrypt password hashing in
  * core/nk_password.c: password_hash, password_verify, password_needs_rehash.
  *
- * The cost parameters come from namaskah.settings ('password.scrypt_ln',
- * 'password.scrypt_r', 'password.scrypt_p'; defaults 14, 8, 1), read on each
- * call: the KDF costs tens of milliseconds, the lookup microseconds.
+ * The cost parameters are the settings password.scrypt_ln, password.scrypt_r
+ * and password.scrypt_p (declared with their defaults and bounds in
+ * namaskah.setting_definitions), read through settings.c's cache.
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "port.h"
 #include "utils/builtins.h"
@@ -16,53 +15,20 @@
 #include <openssl/crypto.h>
 
 #include "nk_password.h"
+#include "settings.h"
 
-static int read_setting(const char *name, int fallback, int lo, int hi);
 static nk_scrypt_params current_params(void);
 static void pw_error(nk_pw_status st) pg_attribute_noreturn();
-
-static int
-read_setting(const char *name, int fallback, int lo, int hi)
-{
-    Oid argtypes[1] = {TEXTOID};
-    Datum args[1];
-    int value = fallback;
-
-    args[0] = CStringGetTextDatum(name);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute_with_args("SELECT value FROM namaskah.settings"
-                              " WHERE name = $1",
-                              1, argtypes, args, NULL, true,
-                              1) == SPI_OK_SELECT &&
-        SPI_processed == 1) {
-        char *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-        char *end;
-        long n;
-
-        errno = 0;
-        n = v ? strtol(v, &end, 10) : 0;
-        if (v && errno == 0 && end != v && *end == '\0' && n >= lo && n <= hi)
-            value = (int)n;
-        else
-            ereport(
-                WARNING,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("setting \"%s\" is invalid, using %d", name, fallback),
-                 errdetail("Allowed values are %d to %d.", lo, hi)));
-    }
-    SPI_finish();
-    return value;
-}
 
 static nk_scrypt_params
 current_params(void)
 {
     nk_scrypt_params p;
 
-    p.ln = read_setting("password.scrypt_ln", 14, 1, NK_PW_MAX_LN);
-    p.r = read_setting("password.scrypt_r", 8, 1, 32);
-    p.p = read_setting("password.scrypt_p", 1, 1, 16);
+    /* Bounded when written (setting_definitions; ln at most NK_PW_MAX_LN). */
+    p.ln = (int)nk_setting_int("password.scrypt_ln");
+    p.r = (int)nk_setting_int("password.scrypt_r");
+    p.p = (int)nk_setting_int("password.scrypt_p");
     return p;
 }
 

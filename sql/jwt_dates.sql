@@ -53,7 +53,8 @@ SELECT (namaskah.jwt_verify_strict(namaskah.jwt_issue('{"sub":"u"}', '2030-01-01
                                    '2030-01-01 00:00:00+00')).reason AS issued_after_lowering;
 
 -- a login's expires_in is the lifetime of the token it returns, whatever
--- jwt.expire_minutes holds (out of range: the 480-minute default, for both)
+-- jwt.expire_minutes holds (an out-of-range value is refused when set, and
+-- the lifetime stays)
 INSERT INTO namaskah.users (email, email_key, password_hash)
 VALUES ('lifetime@example.test', 'lifetime@example.test', 'unused');
 CREATE FUNCTION pg_temp.lifetime() RETURNS TABLE (expires_in int, exp_minus_iat bigint)

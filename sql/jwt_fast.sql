@@ -91,6 +91,7 @@ SELECT 'over cap' AS mode, pg_temp.verdicts();
 SELECT namaskah.set_setting('jwt.revocation_cache_rows', '0');
 SELECT 'always probed' AS mode, pg_temp.verdicts();
 SELECT namaskah.set_setting('jwt.revocation_cache_rows', 'bogus');
+SELECT namaskah.reset_setting('jwt.revocation_cache_rows');
 DELETE FROM namaskah.revoked_tokens WHERE jti = 'j-3';
 SELECT 'default cap, j-3 purged' AS mode, pg_temp.verdicts();
 DELETE FROM namaskah.user_token_cutoff;

@@ -30,7 +30,7 @@ SELECT namaskah.password_needs_rehash(:'h') AS old_needs_rehash,
        namaskah.password_needs_rehash(namaskah.password_hash('y')) AS new_needs_rehash,
        namaskah.password_needs_rehash('junk') AS junk_needs_rehash;
 SELECT namaskah.password_hash('y') ~ '^\$scrypt\$ln=5,' AS new_cost_used;
--- out-of-range settings fall back to the default, with a warning
+-- an out-of-range setting is refused when set (22023); the default stays
 SELECT namaskah.set_setting('password.scrypt_r', '0');
 SELECT namaskah.password_hash('z') ~ ',r=8,' AS default_r_used;
 DELETE FROM namaskah.settings WHERE name = 'password.scrypt_r';

@@ -71,6 +71,9 @@ CREATE TRIGGER signing_keys_changed
 CREATE TRIGGER jwt_settings_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.settings
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+CREATE TRIGGER setting_definitions_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.setting_definitions
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
 -- the pseudonym key derived from the secret (extension/secret.c)
 CREATE TRIGGER app_secret_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.app_secret
@@ -90,12 +93,8 @@ RETURNS interval
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT make_interval(mins => coalesce(
-        (SELECT s.value::int FROM @extschema@.settings s
-          WHERE s.name = 'jwt.key_grace_minutes' AND s.value ~ '^[0-9]{1,7}$'),
-        coalesce((SELECT s.value::int FROM @extschema@.settings s
-                   WHERE s.name = 'jwt.expire_minutes' AND s.value ~ '^[0-9]{1,7}$'),
-                 480) + 5))
+    SELECT make_interval(mins => coalesce(@extschema@.setting('jwt.key_grace_minutes')::int,
+                                          @extschema@.setting('jwt.expire_minutes')::int + 5))
 $$;
 ALTER FUNCTION @extschema@._jwt_grace() OWNER TO namaskah_owner;
 
@@ -248,9 +247,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    leeway interval := make_interval(secs => coalesce(
-        (SELECT s.value::int FROM @extschema@.settings s
-          WHERE s.name = 'jwt.leeway_seconds' AND s.value ~ '^[0-9]{1,4}$'), 30));
+    leeway interval := make_interval(secs => @extschema@.setting('jwt.leeway_seconds')::int);
     n1 bigint;
     n2 bigint := 0;
 BEGIN

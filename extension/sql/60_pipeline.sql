@@ -259,9 +259,6 @@ ALTER FUNCTION @extschema@.ready(jsonb) OWNER TO namaskah_owner;
 -- preflight (OPTIONS with Access-Control-Request-Method) also gets the
 -- allowed methods and headers. Other origins get no CORS header, so a
 -- browser refuses to hand them the response.
-INSERT INTO @extschema@.settings (name, value, description) VALUES
-    ('cors.allowed_origins', '', 'comma-separated origins allowed by CORS (empty: CORS off)');
-
 CREATE FUNCTION @extschema@.cors_headers(request_headers jsonb, method text,
     response_headers jsonb)
 RETURNS jsonb
@@ -271,8 +268,7 @@ DECLARE
     origin text := request_headers->>'origin';
     allowed text;
 BEGIN
-    SELECT s.value INTO allowed FROM @extschema@.settings s
-    WHERE s.name = 'cors.allowed_origins';
+    allowed := @extschema@.setting('cors.allowed_origins');
     IF coalesce(allowed, '') = '' THEN
         RETURN '{}';
     ELSIF origin IS NULL OR origin !~ '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$'

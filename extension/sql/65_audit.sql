@@ -303,8 +303,7 @@ BEGIN
         subject := answer.subject;
         headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.settings s
-                   WHERE s.name = 'audit.enabled' AND s.value = 'off') THEN
+    IF @extschema@.setting('audit.enabled') = 'on' THEN
         consumed := @extschema@.rate_limit_consumed();
         PERFORM @extschema@.audit_append(request_id,
             @extschema@.audit_actor(subject, client_addr),
@@ -384,11 +383,6 @@ AS $$
         END
 $$;
 
-INSERT INTO @extschema@.settings (name, value, description) VALUES
-    ('audit.enabled', 'on', 'write an audit record per request (off only for benchmarks)'),
-    ('security.event_threshold', '10', 'per actor and minute: from this many events on, the admin API lists the actor'),
-    ('security.rollup_lag_seconds', '5', 'security_rollup leaves records younger than this for its next run');
-
 CREATE FUNCTION @extschema@.security_rollup()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -404,7 +398,7 @@ BEGIN
     SELECT last_id INTO start_id FROM @extschema@.security_rollup_state;
     SELECT max(a.id) INTO end_id FROM @extschema@.audit_log a
     WHERE a.id > start_id AND a.logged_at < clock_timestamp()
-        - make_interval(secs => @extschema@.setting('security.rollup_lag_seconds', '5')::int);
+        - make_interval(secs => @extschema@.setting('security.rollup_lag_seconds')::int);
     IF end_id IS NULL THEN
         RETURN 0;
     END IF;

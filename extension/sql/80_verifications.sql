@@ -24,9 +24,6 @@
 -- 'expired' lazily when their owner reads them, when a number is allocated,
 -- and by namaskah.expire_verifications() (operators, cron).
 
-INSERT INTO @extschema@.settings (name, value, description) VALUES
-    ('verification.ttl_minutes', '20', 'minutes a verification stays pending before it expires');
-
 -- ---- providers ----------------------------------------------------------------
 
 -- The adapter interface (docs/providers.md):
@@ -397,7 +394,7 @@ BEGIN
                                         provider, expires_at)
     VALUES (subject, b->>'service', coalesce(b->>'country', 'US'), number.phone_number,
             number.provider, now() + make_interval(mins =>
-                namaskah.setting('verification.ttl_minutes', '20')::int))
+                namaskah.setting('verification.ttl_minutes')::int))
     RETURNING * INTO created;
     PERFORM namaskah.set_response_status(201);
     RETURN namaskah.verification_json(created);

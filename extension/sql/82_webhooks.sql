@@ -17,10 +17,6 @@
 -- webhook_authenticate, which says yes or raises. Locking: one row of
 -- webhook_messages (the message id) and one verification row, lock_timeout 2s.
 
-INSERT INTO @extschema@.settings (name, value, description) VALUES
-    ('webhook.tolerance_seconds', '300',
-     'how far a webhook timestamp may be from the server clock, in seconds');
-
 -- Message ids already accepted. A row is kept past the timestamp tolerance
 -- on both sides: after that a replay is refused as stale anyway.
 CREATE TABLE @extschema@.webhook_messages (
@@ -62,7 +58,7 @@ DECLARE
     given text := headers->>'x-namaskah-signature';
     expected bytea;
     candidate text;
-    tolerance int := @extschema@.setting('webhook.tolerance_seconds', '300')::int;
+    tolerance int := @extschema@.setting('webhook.tolerance_seconds')::int;
     matched boolean := false;
 BEGIN
     IF ts IS NULL OR given IS NULL OR raw_body IS NULL THEN
@@ -109,7 +105,7 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 DECLARE
-    tolerance int := @extschema@.setting('webhook.tolerance_seconds', '300')::int;
+    tolerance int := @extschema@.setting('webhook.tolerance_seconds')::int;
     found_code text;
     target @extschema@.verifications;
     result text;

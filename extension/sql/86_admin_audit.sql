@@ -50,7 +50,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    threshold bigint := @extschema@.setting('security.event_threshold', '10')::bigint;
+    threshold bigint := @extschema@.setting('security.event_threshold')::bigint;
 BEGIN
     PERFORM @extschema@.require_admin();
     PERFORM @extschema@.security_rollup();

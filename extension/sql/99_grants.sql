@@ -9,7 +9,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA api FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION @extschema@.setting(text, text) TO namaskah_api;
+GRANT EXECUTE ON FUNCTION @extschema@.setting(text) TO namaskah_api;
 
 -- The pipeline runs as namaskah_owner (handle_request is SECURITY DEFINER):
 -- it may call every function of the extension and every endpoint.
@@ -29,5 +29,5 @@ GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
 -- functions (audit_append, audit_verify, security_rollup).
 GRANT EXECUTE ON FUNCTION @extschema@.audit_chain_id(), @extschema@.audit_hash(bytea, text[]),
     @extschema@.audit_fields(@extschema@.audit_log), @extschema@.audit_genesis(uuid),
-    @extschema@.security_event_type(int, text), @extschema@.setting(text, text)
+    @extschema@.security_event_type(int, text), @extschema@.setting(text)
     TO namaskah_auditor;

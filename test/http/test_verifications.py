@@ -228,7 +228,7 @@ def test_cancel_then_webhook_does_not_complete(alice):
 
 
 def test_expiry(alice):
-    assert sql("SELECT value FROM namaskah.settings WHERE name = 'verification.ttl_minutes'") == "20"
+    assert sql("SELECT namaskah.setting('verification.ttl_minutes')") == "20"
     v = create(alice, "viber")
     sql(f"UPDATE namaskah.verifications SET expires_at = now() - interval '1 second' "
         f"WHERE id = '{v['id']}'")

@@ -1,0 +1,202 @@
+/*
+ * settings.c — namaskah.setting(name) and the C accessor (settings.h):
+ * every declared setting with its effective value (the operator's, else the
+ * declared default), read once per backend and kept until
+ * namaskah.settings or namaskah.setting_definitions changes.
+ *
+ * Settings are read on every request (audit.enabled, CORS) and by the JWT
+ * and password code; a SQL-language accessor would cost a function start-up
+ * and a query each time. Writes are checked against the declaration by a
+ * trigger (sql/00_base.sql), so readers never parse or bound a value again.
+ * Invalidation as for the signing keys: the statement trigger
+ * jwt_cache_invalidate on both tables sends a relcache invalidation, which
+ * every backend applies at its next transaction start.
+ */
+#include "postgres.h"
+
+#include <errno.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "settings.h"
+
+#define MAX_SETTINGS 64
+
+typedef struct setting_entry {
+    char *name;
+    char *value; /* NULL: neither set nor defaulted */
+} setting_entry;
+
+static setting_entry entries[MAX_SETTINGS];
+static int n_entries;
+static bool entries_valid;
+static bool callback_registered;
+static Oid settings_relid = InvalidOid;
+static Oid definitions_relid = InvalidOid;
+
+static void relcache_cb(Datum arg, Oid relid);
+static void load_settings(void);
+static void ensure_settings(void);
+static const setting_entry *find_setting(const char *name);
+
+/* InvalidOid means "everything"; a dropped table also lands here. */
+static void
+relcache_cb(Datum arg, Oid relid)
+{
+    if (relid == InvalidOid || relid == settings_relid ||
+        relid == definitions_relid)
+        entries_valid = false;
+}
+
+static void
+forget_settings(void)
+{
+    int i;
+
+    for (i = 0; i < n_entries; i++) {
+        pfree(entries[i].name);
+        if (entries[i].value != NULL)
+            pfree(entries[i].value);
+    }
+    n_entries = 0;
+}
+
+/* Runs as the owner of namaskah.settings: any role's call may need it. */
+static void
+load_settings(void)
+{
+    Oid nsp = get_namespace_oid("namaskah", false);
+    uint64 i;
+
+    settings_relid = get_relname_relid("settings", nsp);
+    definitions_relid = get_relname_relid("setting_definitions", nsp);
+    forget_settings();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT d.name, coalesce(s.value, d.default_value)"
+                    " FROM namaskah.setting_definitions d"
+                    " LEFT JOIN namaskah.settings s"
+                    " ON s.name OPERATOR(pg_catalog.=) d.name",
+                    true, MAX_SETTINGS + 1) != SPI_OK_SELECT)
+        elog(ERROR, "could not read namaskah.settings");
+    if (SPI_processed > MAX_SETTINGS)
+        elog(ERROR, "more than %d settings declared", MAX_SETTINGS);
+    for (i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        char *name = SPI_getvalue(tup, td, 1);
+        char *value = SPI_getvalue(tup, td, 2);
+
+        entries[n_entries].name = MemoryContextStrdup(TopMemoryContext, name);
+        entries[n_entries].value =
+            value ? MemoryContextStrdup(TopMemoryContext, value) : NULL;
+        n_entries++;
+    }
+    SPI_finish();
+    entries_valid = true;
+}
+
+static void
+ensure_settings(void)
+{
+    Oid save_user, owner, nsp, relid;
+    int save_sec;
+    HeapTuple tup;
+
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(relcache_cb, (Datum)0);
+        callback_registered = true;
+    }
+    if (entries_valid)
+        return;
+    nsp = get_namespace_oid("namaskah", false);
+    relid = get_relname_relid("settings", nsp);
+    tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "relation namaskah.settings is missing");
+    owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    PG_TRY();
+    {
+        load_settings();
+    }
+    PG_FINALLY();
+    {
+        SetUserIdAndSecContext(save_user, save_sec);
+    }
+    PG_END_TRY();
+}
+
+static const setting_entry *
+find_setting(const char *name)
+{
+    int i;
+
+    ensure_settings();
+    for (i = 0; i < n_entries; i++)
+        if (strcmp(entries[i].name, name) == 0)
+            return &entries[i];
+    return NULL;
+}
+
+char *
+nk_setting_text(const char *name)
+{
+    const setting_entry *e = find_setting(name);
+
+    if (e == NULL)
+        elog(ERROR, "setting \"%s\" is not declared", name);
+    return e->value ? pstrdup(e->value) : NULL;
+}
+
+int64
+nk_setting_int(const char *name)
+{
+    const setting_entry *e = find_setting(name);
+    char *end;
+    long long v;
+
+    if (e == NULL)
+        elog(ERROR, "setting \"%s\" is not declared", name);
+    if (e->value == NULL)
+        elog(ERROR, "setting \"%s\" has no value and no default", name);
+    errno = 0;
+    v = strtoll(e->value, &end, 10);
+    if (errno != 0 || end == e->value || *end != '\0')
+        elog(ERROR, "setting \"%s\" is not a whole number", name);
+    return (int64)v;
+}
+
+/*
+ * setting(name) → text: the effective value; 42704 for a name that is not
+ * declared (a typo must not read as "unset").
+ */
+PG_FUNCTION_INFO_V1(nk_sql_setting);
+Datum
+nk_sql_setting(PG_FUNCTION_ARGS)
+{
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const setting_entry *e = find_setting(name);
+
+    if (e == NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT),
+                 errmsg("unknown setting \"%s\"", name),
+                 errhint("namaskah.setting_definitions lists the settings.")));
+    if (e->value == NULL)
+        PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(cstring_to_text(e->value));
+}
