@@ -5,6 +5,8 @@
 #   make run        set up everything and serve on 127.0.0.1:8080 (foreground)
 #   make start/stop the same in the background / stop it
 #   make test       every test (set-up included); ends with "N passed, N failed"
+#   make installcheck  pg_regress and isolation against an installed server
+#                   (libpq environment; README "make installcheck")
 #   make bench      benchmarks; prints figures, exits 0
 #   make format     clang-format the C sources (format-check: verify only)
 #   make psql       psql on the database in use (ARGS='-c "SELECT 1"')
@@ -14,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_SOURCES = $(sort $(wildcard extension/*.c extension/core/*.[ch] frontend/*.[ch] \
 	test/unit/*.[ch] test/fuzz/*.c))
 
-.PHONY: all extension frontend install run start stop test bench format \
+.PHONY: all extension frontend install run start stop test installcheck bench format \
 	format-check psql clean bootstrap
 
 all: extension frontend
@@ -43,7 +45,10 @@ stop:
 	@scripts/dev stop
 
 test: bootstrap
-	test/run_all
+	PG_CONFIG=$(PG_CONFIG) test/run_all
+
+installcheck:
+	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) installcheck
 
 bench: bootstrap
 	$(MAKE) all install

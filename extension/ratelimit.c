@@ -171,13 +171,21 @@ rl_report_error(nk_rl_error err, const char *policy)
                         errmsg("rate-limit cost must not be negative")));
         break;
     case NK_RL_EALGORITHM:
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("rate-limit policy \"%s\" names an unknown algorithm",
+                        policy),
+                 errhint("The algorithms are fixed_window, sliding_window, "
+                         "token_bucket and gcra.")));
+        break;
     case NK_RL_EPOLICY:
         ereport(
             ERROR,
             (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
              errmsg("rate-limit policy \"%s\" has out-of-range values", policy),
-             errdetail("The limit and burst must be between 0 and 2147483647 "
-                       "and the window positive.")));
+             errdetail("The limit and burst must be between 0 and %d and the "
+                       "window positive.",
+                       PG_INT32_MAX)));
         break;
     case NK_RL_EOVERFLOW:
         ereport(

@@ -360,7 +360,7 @@ parse_listen(const char *val, long min, long max, char *host, size_t host_size,
         port_s = close + 2;
         if (!ip_parse(h, host_len, &ip) || ip.family != AF_INET6)
             return -1;
-        if (!mg_check_feature(8)) {
+        if (!mg_check_feature(MG_FEATURES_IPV6)) {
             *why = "is an IPv6 address, but this civetweb build has no IPv6";
             return -1;
         }

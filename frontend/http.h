@@ -12,9 +12,16 @@ struct mg_callbacks;
 struct mg_connection;
 struct mg_context;
 
-/* The extension version this frontend is built for (/health/ready). */
-#define NK_EXTENSION_VERSION "2.4.0"
-#define NK_FRONTEND_VERSION "2.4.0"
+/*
+ * The extension version this frontend is built for (/health/ready) and its
+ * own: one version, extension/namaskah.control's default_version, which
+ * frontend/Makefile passes as NK_VERSION.
+ */
+#ifndef NK_VERSION
+#error "NK_VERSION is not defined: build namaskahd with frontend/Makefile"
+#endif
+#define NK_EXTENSION_VERSION NK_VERSION
+#define NK_FRONTEND_VERSION NK_VERSION
 
 /*
  * Shutdown support: civetweb's mg_stop drops responses that are not yet

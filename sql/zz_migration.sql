@@ -12,7 +12,9 @@ DROP SCHEMA IF EXISTS namaskah CASCADE;
 -- The schema of a fresh 2.4.0, to compare the upgraded one with.
 CREATE EXTENSION namaskah;
 \set ECHO none
-\i extension/upgrade/fingerprint.sql
+-- (extension/Makefile's installcheck exports the source tree's path)
+\getenv source_dir NAMASKAH_SOURCE_DIR
+\i :source_dir/extension/upgrade/fingerprint.sql
 \set ECHO all
 CREATE TABLE public.zz_fresh AS SELECT * FROM namaskah_fingerprint;
 SELECT count(*) > 100 AS fingerprint_has_rows FROM public.zz_fresh;

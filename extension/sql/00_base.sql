@@ -1,6 +1,7 @@
--- namaskah 2.4.0 install script, part 00: roles and schemas.
+-- namaskah install script, part 00: roles and schemas.
 -- (extension/sql/*.sql are concatenated in name order into
--- namaskah--2.4.0.sql; each part holds one concern.)
+-- namaskah--VERSION.sql, VERSION from namaskah.control; each part holds one
+-- concern.)
 
 \echo Use "CREATE EXTENSION namaskah" to load this file. \quit
 

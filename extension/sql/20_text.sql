@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 20: text safety — log sanitizing, JSON
+-- namaskah install script, part 20: text safety — log sanitizing, JSON
 -- and HTML escaping, input validators (C in sanitize.c, logic in
 -- core/nk_sanitize.c, core/nk_json.c, core/nk_validate.c).
 

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 25: data masking (C in mask.c, logic in
+-- namaskah install script, part 25: data masking (C in mask.c, logic in
 -- core/nk_mask.c). Output shapes with examples: docs/masking.md.
 
 -- Keys whose values mask_jsonb always masks, matched case-insensitively

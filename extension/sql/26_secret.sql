@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 26: the application secret and keyed
+-- namaskah install script, part 26: the application secret and keyed
 -- pseudonyms (HMAC in mask.c, secret rules in core/nk_validate.c).
 --
 -- SECRET_KEY is installed once per database by the operator scripts (at

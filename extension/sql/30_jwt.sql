@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 30: JWT and passwords.
+-- namaskah install script, part 30: JWT and passwords.
 --
 --   * pgjwt-compatible functions (url_encode, url_decode, algorithm_sign,
 --     sign, verify), in C, same signatures and results as pgjwt 0.2.0;

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 40: rate limiting.
+-- namaskah install script, part 40: rate limiting.
 --
 -- Policies (rate_limit_policies) say how much a key may do; state
 -- (rate_limit_state, UNLOGGED) says how much it did. rate_limit_peek and

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 50: accounts and password login.
+-- namaskah install script, part 50: accounts and password login.
 --
 -- namaskah.users is owned by namaskah_owner and protected by row-level
 -- security: endpoints (namaskah_api) see only the row of the verified

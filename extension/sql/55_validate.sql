@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 55: request-body validation.
+-- namaskah install script, part 55: request-body validation.
 --
 -- Each endpoint declares the body it accepts as a small schema:
 --   {"email": {"type": "string", "required": true, "max_length": 254, "format": "email"}, ...}

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 60: the request pipeline.
+-- namaskah install script, part 60: the request pipeline.
 --
 -- namaskah.handle_request (part 65) is the one function namaskahd may call;
 -- it runs these stages (run_pipeline), then writes the audit record. Stages,

@@ -1,14 +1,16 @@
--- namaskah 2.4.0 install script, part 65: the entry function, the
+-- namaskah install script, part 65: the entry function, the
 -- tamper-evident audit log and security events.
 --
--- Every request gets exactly one audit record, written in its own
--- transaction by handle_request after the pipeline ran. Records form hash
--- chains: each backend appends to a chain of its own (audit_chain_id(), C),
--- so auditing never makes one request wait for another; a record's hash
--- covers its fields and its predecessor's hash (core/nk_audit.c), so
--- changing, deleting or reordering a record breaks the chain, and
--- audit_verify() names the first broken record. audit_seal() records every
--- chain's head, so cutting records off a chain's end is detected too.
+-- Every request gets exactly one audit record, written by handle_request
+-- after the pipeline ran, in the request's own transaction: the request's
+-- effect, its accounting and its record commit together or not at all
+-- (60_pipeline.sql). Records form hash chains: each backend appends to a
+-- chain of its own (audit_chain_id(), C), so auditing never makes one
+-- request wait for another; a record's hash covers its fields and its
+-- predecessor's hash (core/nk_audit.c), so changing, deleting or reordering
+-- a record breaks the chain, and audit_verify() names the first broken
+-- record. audit_seal() records every chain's head, so cutting records off a
+-- chain's end is detected too.
 --
 -- The table belongs to namaskah_auditor: the pipeline (namaskah_owner) can
 -- only call audit_append; no API role can read it; a trigger refuses UPDATE,

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 70: endpoints and their routes.
+-- namaskah install script, part 70: endpoints and their routes.
 --
 -- An endpoint is a function api.<name>(req jsonb) RETURNS jsonb owned by
 -- namaskah_api and SECURITY DEFINER, so it runs as that least-privileged role
@@ -13,12 +13,15 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    result jsonb;
 BEGIN
     PERFORM namaskah.validate_request(req);
-    RETURN jsonb_build_object(
-        'api_version', '2.4.0',
-        'extension_version',
-            (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'namaskah'));
+    -- one version, from namaskah.control: the API is the extension's
+    SELECT jsonb_build_object('api_version', e.extversion, 'extension_version', e.extversion)
+    INTO result
+    FROM pg_extension e WHERE e.extname = 'namaskah';
+    RETURN result;
 END
 $$;
 ALTER FUNCTION api.version(jsonb) OWNER TO namaskah_api;

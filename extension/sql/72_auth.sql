@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 72: the auth endpoints.
+-- namaskah install script, part 72: the auth endpoints.
 --
 --   POST /api/auth/register  public   {email, password, phone?} -> 201 {id, email}
 --   POST /api/auth/login     public   {email, password} -> {access_token, token_type, expires_in}

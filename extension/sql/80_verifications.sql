@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 80: verifications and number providers.
+-- namaskah install script, part 80: verifications and number providers.
 --
 -- A verification rents a phone number from a provider for one service
 -- ("telegram") until the SMS code arrives (part 82, the signed webhook), the

@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 82: the signed inbound-SMS webhook.
+-- namaskah install script, part 82: the signed inbound-SMS webhook.
 --
 --   POST /api/webhooks/sms   auth 'webhook' (no bearer token): the provider
 --                            signs each call; docs/webhooks.md is the contract.

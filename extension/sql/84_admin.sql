@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 84: admin endpoints over accounts, and
+-- namaskah install script, part 84: admin endpoints over accounts, and
 -- the operator's way to create an admin.
 --
 --   GET  /api/admin/users              role admin; masked emails and phones,

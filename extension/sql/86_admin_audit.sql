@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 86: admin views of the audit log,
+-- namaskah install script, part 86: admin views of the audit log,
 -- security events and rate-limit state (role admin; everyone else 403).
 --
 --   GET /api/admin/audit            records, newest first; filters from, to,

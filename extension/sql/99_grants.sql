@@ -1,4 +1,4 @@
--- namaskah 2.4.0 install script, part 99: least privilege.
+-- namaskah install script, part 99: least privilege.
 --
 -- Functions are executable by PUBLIC by default; nothing of ours is. Each
 -- part grants what a role needs explicitly (endpoints -> namaskah_api); the

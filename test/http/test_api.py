@@ -194,7 +194,7 @@ def test_login_response_shape(account):
     r = call("POST", "/api/auth/login", body={"email": account["email"], "password": account["password"]})
     doc = r.json()
     assert doc["token_type"] == "Bearer"
-    assert doc["expires_in"] == int(sql("SELECT namaskah.setting('jwt.expire_minutes', '480')")) * 60
+    assert doc["expires_in"] == int(sql("SELECT namaskah.setting('jwt.expire_minutes')")) * 60
     assert len(doc["access_token"].split(".")) == 3
 
 

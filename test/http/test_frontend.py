@@ -607,7 +607,7 @@ def test_database_counters_reach_the_scrape(instance, db):
     r = requests.get(inst.url + "/api/auth/me", timeout=5,
                      headers={"Authorization": "Bearer not.a.token"})
     assert r.status_code == 401
-    lag = float(db("SELECT namaskah.setting('security.rollup_lag_seconds', '5')") or 5)
+    lag = float(db("SELECT namaskah.setting('security.rollup_lag_seconds')"))
     deadline = time.time() + lag + 10
     while True:
         after = scrape(inst.metrics_url)
