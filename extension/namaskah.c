@@ -2,12 +2,12 @@
  * namaskah.c — the module's one-per-library declarations.
  *
  * Every SQL-callable function lives in the file of its concern (jwt.c,
- * ratelimit.c, mask.c, sanitize.c, audit.c, pipeline.c, secret.c); their
- * pure-C halves are in core/. This file marks the library as a PostgreSQL
- * module and, when a backend loads it, registers the transaction callbacks
- * of the audit chain and the rate-limit journal: registered any later (say
- * inside a subtransaction), they would miss the start of a subtransaction
- * whose abort they must see.
+ * jwt_keys.c, jwt_pgjwt.c, ratelimit.c, mask.c, sanitize.c, audit.c,
+ * pipeline.c, secret.c); their pure-C halves are in core/. This file marks
+ * the library as a PostgreSQL module and, when a backend loads it, registers
+ * the transaction callbacks of the audit chain and the rate-limit journal:
+ * registered any later (say inside a subtransaction), they would miss the
+ * start of a subtransaction whose abort they must see.
  */
 #include "postgres.h"
 #include "fmgr.h"

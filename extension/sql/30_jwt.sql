@@ -58,7 +58,7 @@ COMMENT ON TABLE @extschema@.signing_keys IS
     'JWT signing keys (HMAC secrets); readable by the owner only';
 
 -- Backends cache keys and jwt.* settings; DML sends no invalidation by
--- itself, so these triggers ask for one (see extension/jwt.c).
+-- itself, so these triggers ask for one (see extension/jwt_keys.c).
 CREATE FUNCTION @extschema@.jwt_cache_invalidate()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'namaskah_jwt_cache_invalidate'
