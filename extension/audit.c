@@ -29,6 +29,7 @@
 
 #include "audit.h"
 #include "nk_audit.h"
+#include "namaskah.h"
 
 #define MAX_AUDIT_FIELDS 32
 
@@ -130,7 +131,7 @@ head_load(void)
 
     if (plan_head == NULL) {
         SPIPlanPtr p =
-            SPI_prepare("SELECT a.seq, a.hash FROM namaskah.audit_log a "
+            SPI_prepare("SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
                         "WHERE a.chain_id = $1 ORDER BY a.seq DESC LIMIT 1",
                         1, types);
 
@@ -260,10 +261,10 @@ namaskah_audit_append(PG_FUNCTION_ARGS)
     if (!head_valid)
         head_load();
     memset(nulls, 0, sizeof(nulls));
-    id = nextval_internal(
-        get_relname_relid("audit_log_id_seq",
-                          get_namespace_oid("namaskah", false)),
-        false);
+    id =
+        nextval_internal(get_relname_relid("audit_log_id_seq",
+                                           get_namespace_oid(NK_SCHEMA, false)),
+                         false);
     values[COL_ID] = Int64GetDatum(id);
     values[COL_CHAIN_ID] = UUIDPGetDatum(chain_id_get());
     values[COL_SEQ] = Int64GetDatum(head_seq + 1);
@@ -295,7 +296,8 @@ namaskah_audit_append(PG_FUNCTION_ARGS)
 
     if (plan_insert == NULL) {
         SPIPlanPtr p = SPI_prepare(
-            "INSERT INTO namaskah.audit_log (id, chain_id, seq, logged_at, "
+            "INSERT INTO " NK_SCHEMA
+            ".audit_log (id, chain_id, seq, logged_at, "
             "request_id, actor, method, route, status, outcome, duration_ms, "
             "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
             "$8, $9, $10, $11, $12, $13, $14)",

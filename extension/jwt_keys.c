@@ -37,11 +37,11 @@
 #include <openssl/crypto.h>
 
 #include "jwt_internal.h"
+#include "namaskah.h"
 #include "nk_jwt.h"
 #include "nk_secret.h"
 #include "settings.h"
 
-#define NK_SCHEMA "namaskah"
 #define MAX_KEYS 64
 
 static void register_callback(void);
@@ -249,8 +249,7 @@ jwt_ensure_caches(void)
 void
 jwt_ensure_caches_as_owner(FunctionCallInfo fcinfo)
 {
-    Oid save_user, owner;
-    int save_sec;
+    Oid owner;
     HeapTuple tup;
 
     if (oids_valid && config_valid && keys_valid)
@@ -261,18 +260,7 @@ jwt_ensure_caches_as_owner(FunctionCallInfo fcinfo)
              fcinfo->flinfo->fn_oid);
     owner = ((Form_pg_proc)GETSTRUCT(tup))->proowner;
     ReleaseSysCache(tup);
-    GetUserIdAndSecContext(&save_user, &save_sec);
-    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-                                      SECURITY_RESTRICTED_OPERATION);
-    PG_TRY();
-    {
-        jwt_ensure_caches();
-    }
-    PG_FINALLY();
-    {
-        SetUserIdAndSecContext(save_user, save_sec);
-    }
-    PG_END_TRY();
+    nk_call_as_user(owner, jwt_ensure_caches);
 }
 
 /* ---- lookups ------------------------------------------------------------- */

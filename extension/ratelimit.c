@@ -56,6 +56,7 @@
 
 #include "nk_ratelimit.h"
 #include "ratelimit_journal.h"
+#include "namaskah.h"
 
 /* Keys are client addresses, user ids, "user:route" ...: short. */
 #define RL_MAX_KEY_BYTES 256
@@ -68,64 +69,64 @@
  * in a row unless rows are deleted as fast as they are created). */
 #define RL_MAX_ATTEMPTS 10
 
-typedef struct RlPolicy {
+typedef struct rl_policy {
     nk_rl_policy p;
     int32 cost;
     int nslots; /* S, from nk_rl_slot_count */
-} RlPolicy;
+} rl_policy;
 
-typedef struct RlStateRow {
+typedef struct rl_state_row {
     bool found;
     nk_rl_state s;
-} RlStateRow;
+} rl_state_row;
 
 /* One decision in progress: the arguments and what we know of each slot. */
-typedef struct RlCall {
+typedef struct rl_call {
     text *policy;
     text *key;
     TimestampTz now;
     int64 cost;
-    RlPolicy pol;
-    RlStateRow rows[NK_RL_MAX_SLOTS];       /* committed state, as first read */
+    rl_policy pol;
+    rl_state_row rows[NK_RL_MAX_SLOTS];     /* committed state, as first read */
     nk_rl_result per_slot[NK_RL_MAX_SLOTS]; /* latest decision of each slot */
     bool created;                           /* we inserted a row */
-} RlCall;
+} rl_call;
 
 /* What trying one slot under its lock came to. */
-typedef enum RlOutcome {
+typedef enum rl_outcome {
     RL_TOOK,   /* the slot allowed the cost and recorded it */
     RL_DENIED, /* the slot, locked, does not allow the cost */
     RL_BUSY    /* another transaction holds the slot (SKIP LOCKED) */
-} RlOutcome;
+} rl_outcome;
 
 static SPIPlanPtr rl_plan(SPIPlanPtr *slot, const char *sql, int nargs,
                           Oid *argtypes, int cursor_options);
 static void rl_report_error(nk_rl_error err, const char *policy);
-static void rl_load_policy(text *name, RlPolicy *out);
-static void rl_read_slots(RlCall *c);
-static bool rl_lock_slot(RlCall *c, int slot, bool skip_locked,
-                         RlStateRow *out);
-static void rl_state_values(const RlCall *c, int slot, const nk_rl_result *r,
+static void rl_load_policy(text *name, rl_policy *out);
+static void rl_read_slots(rl_call *c);
+static bool rl_lock_slot(rl_call *c, int slot, bool skip_locked,
+                         rl_state_row *out);
+static void rl_state_values(const rl_call *c, int slot, const nk_rl_result *r,
                             Datum values[7]);
-static bool rl_insert_state(RlCall *c, int slot, const nk_rl_result *r);
-static void rl_update_state(RlCall *c, int slot, const nk_rl_result *r);
+static bool rl_insert_state(rl_call *c, int slot, const nk_rl_result *r);
+static void rl_update_state(rl_call *c, int slot, const nk_rl_result *r);
 static void rl_cleanup(TimestampTz now);
 static TimestampTz rl_expiry(const nk_rl_policy *p, int64 expires_at_us);
 static int32 rl_seconds(int64 us);
-static void rl_apply_slot(RlCall *c, int slot, const RlStateRow *row,
+static void rl_apply_slot(rl_call *c, int slot, const rl_state_row *row,
                           int64 cost, nk_rl_result *out);
-static void rl_peek(RlCall *c, nk_rl_result *out);
-static void rl_check_one(RlCall *c, nk_rl_result *out);
-static RlOutcome rl_take_slot(RlCall *c, int slot, bool skip_locked,
-                              nk_rl_result *r);
-static RlOutcome rl_gather(RlCall *c, int unused_slot, bool unused_flag,
-                           nk_rl_result *out);
-static RlOutcome rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool,
-                                                 nk_rl_result *),
-                               RlCall *c, int slot, bool flag, nk_rl_result *r);
-static void rl_check_sharded(RlCall *c, nk_rl_result *out);
+static void rl_peek(rl_call *c, nk_rl_result *out);
+static void rl_check_one(rl_call *c, nk_rl_result *out);
+static rl_outcome rl_take_slot(rl_call *c, int slot, bool skip_locked,
+                               nk_rl_result *r);
+static rl_outcome rl_gather(rl_call *c, int unused_slot, bool unused_flag,
+                            nk_rl_result *out);
+static rl_outcome
+rl_in_subxact(rl_outcome (*step)(rl_call *, int, bool, nk_rl_result *),
+              rl_call *c, int slot, bool flag, nk_rl_result *r);
+static void rl_check_sharded(rl_call *c, nk_rl_result *out);
 static Datum rl_decide(FunctionCallInfo fcinfo, bool consume);
-static bool rl_replay_event(RlCall *c, int64 cost);
+static bool rl_replay_event(rl_call *c, int64 cost);
 
 static SPIPlanPtr plan_policy;
 static SPIPlanPtr plan_read;
@@ -201,7 +202,7 @@ rl_report_error(nk_rl_error err, const char *policy)
 }
 
 static void
-rl_load_policy(text *name, RlPolicy *out)
+rl_load_policy(text *name, rl_policy *out)
 {
     Oid argtypes[1] = {TEXTOID};
     Datum values[1];
@@ -216,7 +217,7 @@ rl_load_policy(text *name, RlPolicy *out)
     plan = rl_plan(&plan_policy,
                    "SELECT algorithm, \"limit\", window_seconds,"
                    " coalesce(burst, \"limit\"), cost, slots"
-                   " FROM namaskah.rate_limit_policies WHERE name = $1",
+                   " FROM " NK_SCHEMA ".rate_limit_policies WHERE name = $1",
                    1, argtypes, 0);
     values[0] = PointerGetDatum(name);
     rc = SPI_execute_plan(plan, values, NULL, false, 1);
@@ -253,7 +254,7 @@ rl_load_policy(text *name, RlPolicy *out)
 /* The committed rows of the key; rows of slots >= S (left over from an
  * earlier split, normally deleted by the policy trigger) are ignored. */
 static void
-rl_read_slots(RlCall *c)
+rl_read_slots(rl_call *c)
 {
     Oid argtypes[2] = {TEXTOID, TEXTOID};
     Datum values[2];
@@ -262,7 +263,8 @@ rl_read_slots(RlCall *c)
     int rc;
 
     plan = rl_plan(&plan_read,
-                   "SELECT slot, t_us, n, n_prev FROM namaskah.rate_limit_state"
+                   "SELECT slot, t_us, n, n_prev FROM " NK_SCHEMA
+                   ".rate_limit_state"
                    " WHERE policy = $1 AND key = $2",
                    2, argtypes, 0);
     values[0] = PointerGetDatum(c->policy);
@@ -291,7 +293,7 @@ rl_read_slots(RlCall *c)
  * latest committed state. Returns false when no row was locked: none exists
  * or (skip_locked) another transaction holds it. */
 static bool
-rl_lock_slot(RlCall *c, int slot, bool skip_locked, RlStateRow *out)
+rl_lock_slot(rl_call *c, int slot, bool skip_locked, rl_state_row *out)
 {
     Oid argtypes[3] = {TEXTOID, TEXTOID, INT2OID};
     Datum values[3];
@@ -302,17 +304,19 @@ rl_lock_slot(RlCall *c, int slot, bool skip_locked, RlStateRow *out)
     int rc;
 
     if (skip_locked)
-        plan = rl_plan(&plan_lock_skip,
-                       "SELECT t_us, n, n_prev FROM namaskah.rate_limit_state"
-                       " WHERE policy = $1 AND key = $2 AND slot = $3"
-                       " FOR UPDATE SKIP LOCKED",
-                       3, argtypes, 0);
+        plan =
+            rl_plan(&plan_lock_skip,
+                    "SELECT t_us, n, n_prev FROM " NK_SCHEMA ".rate_limit_state"
+                    " WHERE policy = $1 AND key = $2 AND slot = $3"
+                    " FOR UPDATE SKIP LOCKED",
+                    3, argtypes, 0);
     else
-        plan = rl_plan(&plan_lock,
-                       "SELECT t_us, n, n_prev FROM namaskah.rate_limit_state"
-                       " WHERE policy = $1 AND key = $2 AND slot = $3"
-                       " FOR UPDATE",
-                       3, argtypes, 0);
+        plan =
+            rl_plan(&plan_lock,
+                    "SELECT t_us, n, n_prev FROM " NK_SCHEMA ".rate_limit_state"
+                    " WHERE policy = $1 AND key = $2 AND slot = $3"
+                    " FOR UPDATE",
+                    3, argtypes, 0);
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
     values[2] = Int16GetDatum((int16)slot);
@@ -340,7 +344,7 @@ static Oid rl_state_types[7] = {TEXTOID, TEXTOID, INT2OID,       INT8OID,
                                 INT8OID, INT8OID, TIMESTAMPTZOID};
 
 static void
-rl_state_values(const RlCall *c, int slot, const nk_rl_result *r,
+rl_state_values(const rl_call *c, int slot, const nk_rl_result *r,
                 Datum values[7])
 {
     nk_rl_policy sp;
@@ -357,14 +361,14 @@ rl_state_values(const RlCall *c, int slot, const nk_rl_result *r,
 
 /* Returns false when another transaction created the row first. */
 static bool
-rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
+rl_insert_state(rl_call *c, int slot, const nk_rl_result *r)
 {
     Datum values[7];
     SPIPlanPtr plan;
     int rc;
 
     plan = rl_plan(&plan_insert,
-                   "INSERT INTO namaskah.rate_limit_state"
+                   "INSERT INTO " NK_SCHEMA ".rate_limit_state"
                    " (policy, key, slot, t_us, n, n_prev, expires_at)"
                    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                    " ON CONFLICT (policy, key, slot) DO NOTHING",
@@ -378,14 +382,14 @@ rl_insert_state(RlCall *c, int slot, const nk_rl_result *r)
 }
 
 static void
-rl_update_state(RlCall *c, int slot, const nk_rl_result *r)
+rl_update_state(rl_call *c, int slot, const nk_rl_result *r)
 {
     Datum values[7];
     SPIPlanPtr plan;
     int rc;
 
     plan = rl_plan(&plan_update,
-                   "UPDATE namaskah.rate_limit_state"
+                   "UPDATE " NK_SCHEMA ".rate_limit_state"
                    " SET t_us = $4, n = $5, n_prev = $6, expires_at = $7"
                    " WHERE policy = $1 AND key = $2 AND slot = $3",
                    7, rl_state_types, 0);
@@ -417,7 +421,7 @@ rl_cleanup(TimestampTz now)
 
     plan = rl_plan(
         &plan_expired,
-        "SELECT s.ctid FROM namaskah.rate_limit_state s"
+        "SELECT s.ctid FROM " NK_SCHEMA ".rate_limit_state s"
         " WHERE s.expires_at < $1 ORDER BY s.expires_at"
         " LIMIT " CppAsString2(RL_CLEANUP_ROWS) " FOR UPDATE SKIP LOCKED",
         1, argtypes, 0);
@@ -435,8 +439,8 @@ rl_cleanup(TimestampTz now)
         ItemPointerCopy((ItemPointer)DatumGetPointer(d), &tids[i]);
     }
     plan = rl_plan(&plan_delete,
-                   "DELETE FROM namaskah.rate_limit_state WHERE ctid = $1", 1,
-                   tidtype, 0);
+                   "DELETE FROM " NK_SCHEMA ".rate_limit_state WHERE ctid = $1",
+                   1, tidtype, 0);
     for (i = 0; i < found; i++) {
         values[0] = PointerGetDatum(&tids[i]);
         rc = SPI_execute_plan(plan, values, NULL, false, 0);
@@ -476,7 +480,7 @@ rl_seconds(int64 us)
 
 /* Decides a cost on one slot whose state is `row` (not found = fresh). */
 static void
-rl_apply_slot(RlCall *c, int slot, const RlStateRow *row, int64 cost,
+rl_apply_slot(rl_call *c, int slot, const rl_state_row *row, int64 cost,
               nk_rl_result *out)
 {
     nk_rl_policy sp;
@@ -491,7 +495,7 @@ rl_apply_slot(RlCall *c, int slot, const RlStateRow *row, int64 cost,
 
 /* The committed state's answer: allowed when some slot allows. */
 static void
-rl_peek(RlCall *c, nk_rl_result *out)
+rl_peek(rl_call *c, nk_rl_result *out)
 {
     int i;
 
@@ -503,9 +507,9 @@ rl_peek(RlCall *c, nk_rl_result *out)
 
 /* One slot: lock the row, decide, record (the unsplit behaviour). */
 static void
-rl_check_one(RlCall *c, nk_rl_result *out)
+rl_check_one(rl_call *c, nk_rl_result *out)
 {
-    RlStateRow row;
+    rl_state_row row;
     int attempt;
 
     for (attempt = 0;; attempt++) {
@@ -533,10 +537,10 @@ rl_check_one(RlCall *c, nk_rl_result *out)
  * subtransaction. skip_locked: give up (RL_BUSY) rather than wait when
  * another transaction holds the row or is creating it.
  */
-static RlOutcome
-rl_take_slot(RlCall *c, int slot, bool skip_locked, nk_rl_result *r)
+static rl_outcome
+rl_take_slot(rl_call *c, int slot, bool skip_locked, nk_rl_result *r)
 {
-    RlStateRow row;
+    rl_state_row row;
     int attempt;
 
     for (attempt = 0; attempt < RL_MAX_ATTEMPTS; attempt++) {
@@ -573,13 +577,13 @@ rl_take_slot(RlCall *c, int slot, bool skip_locked, nk_rl_result *r)
  * (others never wait on a row that cannot serve them, and checks cannot
  * deadlock on one key).
  */
-static RlOutcome
-rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool, nk_rl_result *), RlCall *c,
-              int slot, bool flag, nk_rl_result *r)
+static rl_outcome
+rl_in_subxact(rl_outcome (*step)(rl_call *, int, bool, nk_rl_result *),
+              rl_call *c, int slot, bool flag, nk_rl_result *r)
 {
     MemoryContext cxt = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
-    volatile RlOutcome outcome = RL_BUSY;
+    volatile rl_outcome outcome = RL_BUSY;
     volatile bool created = c->created;
 
     BeginInternalSubTransaction(NULL);
@@ -621,8 +625,8 @@ rl_in_subxact(RlOutcome (*step)(RlCall *, int, bool, nk_rl_result *), RlCall *c,
  * deadlocking; single-slot checks never wait while holding a row. Runs in
  * rl_in_subxact: a denial releases every lock.
  */
-static RlOutcome
-rl_gather(RlCall *c, int unused_slot, bool unused_flag, nk_rl_result *out)
+static rl_outcome
+rl_gather(rl_call *c, int unused_slot, bool unused_flag, nk_rl_result *out)
 {
     const int S = c->pol.nslots;
     nk_rl_result now_left[NK_RL_MAX_SLOTS];
@@ -630,7 +634,7 @@ rl_gather(RlCall *c, int unused_slot, bool unused_flag, nk_rl_result *out)
     int i, attempt;
 
     for (i = 0; i < S; i++) {
-        RlStateRow *row = &c->rows[i];
+        rl_state_row *row = &c->rows[i];
 
         for (attempt = 0;; attempt++) {
             if (attempt >= RL_MAX_ATTEMPTS)
@@ -686,7 +690,7 @@ rl_gather(RlCall *c, int unused_slot, bool unused_flag, nk_rl_result *out)
  * slow path (rl_gather) takes a cost no single slot can take from several.
  */
 static void
-rl_check_sharded(RlCall *c, nk_rl_result *out)
+rl_check_sharded(rl_call *c, nk_rl_result *out)
 {
     const int S = c->pol.nslots;
     int busy[NK_RL_MAX_SLOTS];
@@ -743,7 +747,7 @@ rl_check_sharded(RlCall *c, nk_rl_result *out)
 static Datum
 rl_decide(FunctionCallInfo fcinfo, bool consume)
 {
-    RlCall *c;
+    rl_call *c;
     TupleDesc tupdesc;
     nk_rl_result r;
     Datum values[5];
@@ -758,7 +762,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     if (PG_ARGISNULL(3))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("rate-limit time must not be null")));
-    c = palloc0(sizeof(RlCall));
+    c = palloc0(sizeof(rl_call));
     c->policy = PG_GETARG_TEXT_PP(0);
     c->key = PG_GETARG_TEXT_PP(1);
     c->now = PG_GETARG_TIMESTAMPTZ(3);
@@ -812,7 +816,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
  * lowered since): it is left out.
  */
 static bool
-rl_replay_event(RlCall *c, int64 cost)
+rl_replay_event(rl_call *c, int64 cost)
 {
     const int S = c->pol.nslots;
     nk_rl_result r, left[NK_RL_MAX_SLOTS];
@@ -866,7 +870,7 @@ nk_rate_limit_replay(PG_FUNCTION_ARGS)
     Datum *cost_d, *time_d;
     bool *cost_n, *time_n;
     int ncost, ntime, i, replayed = 0;
-    RlCall *c = palloc0(sizeof(RlCall));
+    rl_call *c = palloc0(sizeof(rl_call));
 
     c->policy = PG_GETARG_TEXT_PP(0);
     c->key = PG_GETARG_TEXT_PP(1);

@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "namaskah.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -43,20 +44,20 @@
 /* Any constant both sides agree on: the rebuild's advisory lock. */
 #define RL_REBUILD_LOCK_KEY INT64CONST(0x6e6b726c72656275)
 
-typedef struct RlNote {
+typedef struct rl_note {
     char *policy;
     char *key;
     int64 cost;
     TimestampTz at;
-} RlNote;
+} rl_note;
 
-typedef struct RlSubLevel {
+typedef struct rl_sub_level {
     SubTransactionId subid;
     int length; /* notes when it started */
-} RlSubLevel;
+} rl_sub_level;
 
-static List *notes;                /* of RlNote *, in TopTransactionContext */
-static List *levels;               /* of RlSubLevel *, innermost first */
+static List *notes;                /* of rl_note *, in TopTransactionContext */
+static List *levels;               /* of rl_sub_level *, innermost first */
 static bool state_verified;        /* this backend saw the epoch row */
 static bool verified_in_this_xact; /* ... in a transaction not yet over */
 static bool rebuilding;            /* inside rate_limit_rebuild() */
@@ -100,14 +101,14 @@ static void
 rl_subxact_callback(SubXactEvent event, SubTransactionId my,
                     SubTransactionId parent, void *arg)
 {
-    RlSubLevel *level;
+    rl_sub_level *level;
 
     switch (event) {
     case SUBXACT_EVENT_START_SUB: {
         /* the list itself too: a subtransaction's own context may go first */
         MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
-        level = palloc(sizeof(RlSubLevel));
+        level = palloc(sizeof(rl_sub_level));
         level->subid = my;
         level->length = list_length(notes);
         levels = lcons(level, levels);
@@ -138,12 +139,12 @@ void
 rl_journal_note(const text *policy, const text *key, int64 cost, TimestampTz at)
 {
     MemoryContext old;
-    RlNote *n;
+    rl_note *n;
 
     if (rebuilding)
         return; /* a replay, not new consumption */
     old = MemoryContextSwitchTo(TopTransactionContext);
-    n = palloc(sizeof(RlNote));
+    n = palloc(sizeof(rl_note));
     n->key = text_to_cstring(key);
     /* a name's digest made without the secret could be reversed: such keys
      * (name_pseudonym before SECRET_KEY is installed) are not kept, and so
@@ -166,7 +167,7 @@ rl_journal_note(const text *policy, const text *key, int64 cost, TimestampTz at)
 static bool
 rl_epoch_present(void)
 {
-    if (SPI_execute("SELECT FROM namaskah.rate_limit_epoch LIMIT 1", false,
+    if (SPI_execute("SELECT FROM " NK_SCHEMA ".rate_limit_epoch LIMIT 1", false,
                     1) != SPI_OK_SELECT)
         elog(ERROR, "reading namaskah.rate_limit_epoch failed");
     return SPI_processed > 0;
@@ -185,8 +186,8 @@ rl_journal_ensure_state(void)
             rebuilding = true;
             PG_TRY();
             {
-                if (SPI_execute("SELECT namaskah.rate_limit_rebuild()", false,
-                                0) != SPI_OK_SELECT)
+                if (SPI_execute("SELECT " NK_SCHEMA ".rate_limit_rebuild()",
+                                false, 0) != SPI_OK_SELECT)
                     elog(ERROR, "namaskah.rate_limit_rebuild() failed");
             }
             PG_FINALLY();
@@ -218,7 +219,7 @@ nk_rate_limit_consumed(PG_FUNCTION_ARGS)
     initStringInfo(&buf);
     appendStringInfoChar(&buf, '[');
     foreach (lc, notes) {
-        RlNote *n = lfirst(lc);
+        rl_note *n = lfirst(lc);
 
         if (foreach_current_index(lc) > 0)
             appendStringInfoChar(&buf, ',');
@@ -233,6 +234,6 @@ nk_rate_limit_consumed(PG_FUNCTION_ARGS)
     notes = NIL;
     /* what follows happened inside every open subtransaction */
     foreach (lc, levels)
-        ((RlSubLevel *)lfirst(lc))->length = 0;
+        ((rl_sub_level *)lfirst(lc))->length = 0;
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

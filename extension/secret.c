@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "nk_mask.h"
+#include "namaskah.h"
 
 #define PSEUDONYM_BYTES 8
 
@@ -71,10 +72,10 @@ pseudonym_key_load(void)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     secret_relid =
-        get_relname_relid("app_secret", get_namespace_oid("namaskah", false));
+        get_relname_relid("app_secret", get_namespace_oid(NK_SCHEMA, false));
     /* read_only false: a snapshot of this statement's own */
-    if (SPI_execute("SELECT secret FROM namaskah.app_secret WHERE id", false,
-                    1) != SPI_OK_SELECT)
+    if (SPI_execute("SELECT secret FROM " NK_SCHEMA ".app_secret WHERE id",
+                    false, 1) != SPI_OK_SELECT)
         elog(ERROR, "reading namaskah.app_secret failed");
     key_present = false;
     if (SPI_processed == 1) {

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "namaskah.h"
 #include "settings.h"
 
 #define MAX_SETTINGS 64
@@ -75,7 +76,7 @@ forget_settings(void)
 static void
 load_settings(void)
 {
-    Oid nsp = get_namespace_oid("namaskah", false);
+    Oid nsp = get_namespace_oid(NK_SCHEMA, false);
     uint64 i;
 
     settings_relid = get_relname_relid("settings", nsp);
@@ -84,8 +85,8 @@ load_settings(void)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     if (SPI_execute("SELECT d.name, coalesce(s.value, d.default_value)"
-                    " FROM namaskah.setting_definitions d"
-                    " LEFT JOIN namaskah.settings s"
+                    " FROM " NK_SCHEMA ".setting_definitions d"
+                    " LEFT JOIN " NK_SCHEMA ".settings s"
                     " ON s.name OPERATOR(pg_catalog.=) d.name",
                     true, MAX_SETTINGS + 1) != SPI_OK_SELECT)
         elog(ERROR, "could not read namaskah.settings");
@@ -109,8 +110,7 @@ load_settings(void)
 static void
 ensure_settings(void)
 {
-    Oid save_user, owner, nsp, relid;
-    int save_sec;
+    Oid owner, nsp, relid;
     HeapTuple tup;
 
     if (!callback_registered) {
@@ -119,25 +119,14 @@ ensure_settings(void)
     }
     if (entries_valid)
         return;
-    nsp = get_namespace_oid("namaskah", false);
+    nsp = get_namespace_oid(NK_SCHEMA, false);
     relid = get_relname_relid("settings", nsp);
     tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "relation namaskah.settings is missing");
     owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
-    GetUserIdAndSecContext(&save_user, &save_sec);
-    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-                                      SECURITY_RESTRICTED_OPERATION);
-    PG_TRY();
-    {
-        load_settings();
-    }
-    PG_FINALLY();
-    {
-        SetUserIdAndSecContext(save_user, save_sec);
-    }
-    PG_END_TRY();
+    nk_call_as_user(owner, load_settings);
 }
 
 static const setting_entry *

@@ -80,7 +80,7 @@ BEGIN
         RAISE EXCEPTION 'application secret is not installed'
             USING ERRCODE = '55000',
                   DETAIL = 'Keys and pseudonyms are derived from SECRET_KEY.',
-                  HINT = 'Install it with namaskah.install_app_secret (scripts do this at deploy).';
+                  HINT = 'Install it with @extschema@.install_app_secret (scripts do this at deploy).';
     END IF;
     RETURN @extschema@.mask_hmac_sha256(k, pg_catalog.convert_to('namaskah:' || purpose, 'UTF8'));
 END

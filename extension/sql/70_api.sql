@@ -16,7 +16,7 @@ AS $$
 DECLARE
     result jsonb;
 BEGIN
-    PERFORM namaskah.validate_request(req);
+    PERFORM @extschema@.validate_request(req);
     -- one version, from namaskah.control: the API is the extension's
     SELECT jsonb_build_object('api_version', e.extversion, 'extension_version', e.extversion)
     INTO result

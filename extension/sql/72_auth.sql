@@ -18,17 +18,17 @@ DECLARE
     b jsonb := req->'body';
     new_id uuid;
 BEGIN
-    PERFORM namaskah.validate_request(req, '{
+    PERFORM @extschema@.validate_request(req, '{
         "email": {"type": "string", "required": true, "max_length": 254, "format": "email"},
         "password": {"type": "string", "required": true, "min_length": 12, "max_length": 256},
         "phone": {"type": "string", "format": "e164"}}');
     BEGIN
-        new_id := namaskah.create_user(b->>'email', b->>'password', b->>'phone');
+        new_id := @extschema@.create_user(b->>'email', b->>'password', b->>'phone');
     EXCEPTION WHEN unique_violation THEN
-        PERFORM namaskah.raise_problem(409, 'registration_conflict',
+        PERFORM @extschema@.raise_problem(409, 'registration_conflict',
             'An account cannot be created with these details.');
     END;
-    PERFORM namaskah.set_response_status(201);
+    PERFORM @extschema@.set_response_status(201);
     RETURN jsonb_build_object('id', new_id, 'email', b->>'email');
 END
 $$;
@@ -44,29 +44,29 @@ DECLARE
     result record;
     token record;
 BEGIN
-    PERFORM namaskah.validate_request(req, '{
+    PERFORM @extschema@.validate_request(req, '{
         "email": {"type": "string", "required": true, "max_length": 254},
         "password": {"type": "string", "required": true, "max_length": 256}}');
-    attempt := namaskah.login_attempt_allowed(b->>'email', (req->>'client_addr')::inet);
+    attempt := @extschema@.login_attempt_allowed(b->>'email', (req->>'client_addr')::inet);
     IF NOT attempt.allowed THEN
-        PERFORM namaskah.raise_problem(429, 'rate_limited',
+        PERFORM @extschema@.raise_problem(429, 'rate_limited',
             'Too many login attempts for this account; retry after the time in Retry-After.',
             jsonb_build_object('policy', attempt.policy,
                                'retry_after', greatest(attempt.retry_after, 1)));
     END IF;
-    result := namaskah.authenticate_password(b->>'email', b->>'password');
+    result := @extschema@.authenticate_password(b->>'email', b->>'password');
     -- failures keep their effect: the attempt counted, the failure counter
     IF result.outcome <> 'ok' THEN
-        PERFORM namaskah.login_failed(b->>'email', (req->>'client_addr')::inet);
+        PERFORM @extschema@.login_failed(b->>'email', (req->>'client_addr')::inet);
     END IF;
     IF result.outcome = 'account_locked' THEN
-        RETURN namaskah.problem_keeping_effects(401, 'account_locked',
+        RETURN @extschema@.problem_keeping_effects(401, 'account_locked',
             'The account is locked; contact support.');
     ELSIF result.outcome <> 'ok' THEN
-        RETURN namaskah.problem_keeping_effects(401, 'invalid_credentials',
+        RETURN @extschema@.problem_keeping_effects(401, 'invalid_credentials',
             'The email or password is wrong.');
     END IF;
-    token := namaskah.issue_access_token(result.user_id);
+    token := @extschema@.issue_access_token(result.user_id);
     RETURN jsonb_build_object('access_token', token.access_token,
         'token_type', 'Bearer', 'expires_in', token.expires_in);
 END
@@ -82,14 +82,14 @@ AS $$
 DECLARE
     account jsonb;
 BEGIN
-    PERFORM namaskah.validate_request(req);
+    PERFORM @extschema@.validate_request(req);
     SELECT jsonb_build_object('id', u.id, 'email', u.email, 'phone', u.phone,
                               'role', u.role,
-                              'created_at', namaskah.json_time(u.created_at))
+                              'created_at', @extschema@.json_time(u.created_at))
     INTO account
-    FROM namaskah.users u WHERE u.id = namaskah.request_subject();
+    FROM @extschema@.users u WHERE u.id = @extschema@.request_subject();
     IF account IS NULL THEN
-        PERFORM namaskah.raise_problem(404, 'not_found', 'The account does not exist.');
+        PERFORM @extschema@.raise_problem(404, 'not_found', 'The account does not exist.');
     END IF;
     RETURN account;
 END
@@ -101,9 +101,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM namaskah.validate_request(req);
-    PERFORM namaskah.revoke_current_token();
-    PERFORM namaskah.set_response_status(204);
+    PERFORM @extschema@.validate_request(req);
+    PERFORM @extschema@.revoke_current_token();
+    PERFORM @extschema@.set_response_status(204);
     RETURN NULL;
 END
 $$;
@@ -117,13 +117,13 @@ DECLARE
     claims jsonb := current_setting('request.jwt.claims', true)::jsonb;
     token record;
 BEGIN
-    PERFORM namaskah.validate_request(req);
+    PERFORM @extschema@.validate_request(req);
     -- The presented token was verified (not expired, not revoked) by the
     -- pipeline; the new one keeps its session and auth_time, so refreshing
     -- never outlives a revoke-all, and the old one stops working.
-    token := namaskah.issue_access_token(namaskah.request_subject(),
+    token := @extschema@.issue_access_token(@extschema@.request_subject(),
         claims->>'sid', (claims->>'auth_time')::bigint);
-    PERFORM namaskah.revoke_current_token();
+    PERFORM @extschema@.revoke_current_token();
     RETURN jsonb_build_object('access_token', token.access_token,
         'token_type', 'Bearer', 'expires_in', token.expires_in);
 END

@@ -279,30 +279,29 @@ AS $$
     SELECT to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
 
--- Opaque keyset cursors: base64url (no padding) of "<epoch microseconds>.<uuid>".
-CREATE FUNCTION @extschema@.page_cursor(ts timestamptz, id uuid)
+-- ---- paging and lookups shared by the endpoints (verifications, admin) ----
+
+-- Opaque cursors: base64url (no padding) of a text this API made.
+CREATE FUNCTION @extschema@.cursor_encode(payload text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT rtrim(translate(encode(convert_to(
-        (extract(epoch FROM $1) * 1000000)::bigint::text || '.' || $2::text,
-        'UTF8'), 'base64'), E'+/\n', '-_'), '=')
+    SELECT rtrim(translate(encode(convert_to($1, 'UTF8'), 'base64'), E'+/\n', '-_'), '=')
 $$;
 
--- The (ts, id) of a cursor; 400 invalid_query (field "cursor", code
--- "format") when it is not one this API produced, with a detail that says
--- what to pass instead (the code stays invalid_query, like every other bad
--- query parameter and the audit log's cursor).
-CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
+-- The text inside a cursor whose whole text matches format; otherwise 400
+-- invalid_query (field "cursor", code "format") with a detail that says what
+-- to pass instead. NULL for no cursor (the first page).
+CREATE FUNCTION @extschema@.cursor_decode(cursor text, format text)
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
     b64 text;
     plain text;
-    parts text[];
 BEGIN
     IF cursor IS NULL THEN
-        RETURN; -- no cursor: the first page (ts and id NULL)
+        RETURN NULL;
     END IF;
     IF cursor ~ '^[A-Za-z0-9_-]{8,96}$' THEN
         b64 := translate(cursor, '-_', '+/');
@@ -313,17 +312,61 @@ BEGIN
                     OR untranslatable_character THEN
             plain := NULL;
         END;
-        parts := regexp_match(plain,
-            '^(-?[0-9]{1,18})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$');
     END IF;
-    IF parts IS NULL THEN
+    IF plain IS NULL OR plain !~ format THEN
         PERFORM @extschema@.raise_problem(400, 'invalid_query',
             'The cursor is not one this API returned: pass the next_cursor '
             'of the previous page unchanged, or no cursor for the first page.',
             '{"errors": [{"field": "cursor", "code": "format"}]}');
     END IF;
-    ts := timestamptz 'epoch' + (parts[1] || ' microseconds')::interval;
-    id := parts[2]::uuid;
+    RETURN plain;
+END
+$$;
+
+-- Keyset cursors of (created_at, id) pages: "<epoch microseconds>.<uuid>".
+CREATE FUNCTION @extschema@.page_cursor(ts timestamptz, id uuid)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT @extschema@.cursor_encode(
+        (extract(epoch FROM $1) * 1000000)::bigint::text || '.' || $2::text)
+$$;
+
+-- The (ts, id) of a cursor (both NULL for none); 400 as cursor_decode.
+CREATE FUNCTION @extschema@.page_cursor_parse(cursor text, OUT ts timestamptz, OUT id uuid)
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    parts text[] := regexp_match(@extschema@.cursor_decode(cursor,
+        '^-?[0-9]{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
+        '^(.*)\.(.*)$');
+BEGIN
+    IF parts IS NOT NULL THEN
+        ts := timestamptz 'epoch' + (parts[1] || ' microseconds')::interval;
+        id := parts[2]::uuid;
+    END IF;
+END
+$$;
+
+-- One page from up to page_size + 1 rows, in order, each {"item", "cursor"}:
+-- the first page_size items, and when a row more came, the cursor of the
+-- page's last item (where the next page starts after).
+CREATE FUNCTION @extschema@.keyset_page(rows jsonb, page_size int,
+    OUT items jsonb, OUT next_cursor text)
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT coalesce(jsonb_agg(r.e->'item' ORDER BY r.n) FILTER (WHERE r.n <= page_size), '[]'),
+           CASE WHEN count(*) > page_size THEN (rows->(page_size - 1))->>'cursor' END
+    FROM jsonb_array_elements(coalesce(rows, '[]')) WITH ORDINALITY r(e, n)
+$$;
+
+-- The 404 of a missing resource (or one that is not the caller's).
+CREATE FUNCTION @extschema@.raise_not_found()
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    PERFORM @extschema@.raise_problem(404, 'not_found', 'The resource does not exist.');
 END
 $$;
 
@@ -354,7 +397,7 @@ LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
     IF NOT coalesce(req->'params'->>'id', '') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-        PERFORM @extschema@.raise_problem(404, 'not_found', 'The resource does not exist.');
+        PERFORM @extschema@.raise_not_found();
     END IF;
     RETURN lower(req->'params'->>'id')::uuid;
 END
@@ -365,6 +408,10 @@ GRANT EXECUTE ON FUNCTION @extschema@.expire_own_verifications(),
     @extschema@.json_time(timestamptz),
     @extschema@.page_cursor(timestamptz, uuid),
     @extschema@.page_cursor_parse(text),
+    @extschema@.cursor_encode(text),
+    @extschema@.cursor_decode(text, text),
+    @extschema@.keyset_page(jsonb, int),
+    @extschema@.raise_not_found(),
     @extschema@.verification_json(@extschema@.verifications),
     @extschema@.id_param(jsonb) TO namaskah_api;
 
@@ -378,26 +425,26 @@ SET lock_timeout = '2s'
 AS $$
 DECLARE
     b jsonb := req->'body';
-    subject uuid := namaskah.request_subject();
+    subject uuid := @extschema@.request_subject();
     number record;
-    created namaskah.verifications;
+    created @extschema@.verifications;
 BEGIN
-    PERFORM namaskah.validate_request(req, '{
+    PERFORM @extschema@.validate_request(req, '{
         "service": {"type": "string", "required": true, "min_length": 1, "max_length": 32,
                     "pattern": "^[a-z0-9][a-z0-9_.-]{0,31}$"},
         "country": {"type": "string", "min_length": 2, "max_length": 2, "pattern": "^[A-Z]{2}$"}}');
     IF subject IS NULL THEN
-        PERFORM namaskah.raise_problem(401, 'missing_token', 'A bearer token is required.');
+        PERFORM @extschema@.raise_problem(401, 'missing_token', 'A bearer token is required.');
     END IF;
-    SELECT * INTO number FROM namaskah.allocate_number(b->>'service', coalesce(b->>'country', 'US'));
-    INSERT INTO namaskah.verifications (user_id, service, country, phone_number,
+    SELECT * INTO number FROM @extschema@.allocate_number(b->>'service', coalesce(b->>'country', 'US'));
+    INSERT INTO @extschema@.verifications (user_id, service, country, phone_number,
                                         provider, expires_at)
     VALUES (subject, b->>'service', coalesce(b->>'country', 'US'), number.phone_number,
             number.provider, now() + make_interval(mins =>
-                namaskah.setting('verification.ttl_minutes')::int))
+                @extschema@.setting('verification.ttl_minutes')::int))
     RETURNING * INTO created;
-    PERFORM namaskah.set_response_status(201);
-    RETURN namaskah.verification_json(created);
+    PERFORM @extschema@.set_response_status(201);
+    RETURN @extschema@.verification_json(created);
 END
 $$;
 
@@ -411,37 +458,27 @@ DECLARE
     q jsonb := req->'query';
     page_size int;
     after record;
-    r namaskah.verifications;
-    items jsonb := '[]';
-    n int := 0;
-    next_cursor text;
-    last_cursor text;
+    page record;
 BEGIN
-    PERFORM namaskah.validate_request(req, NULL, '{
+    PERFORM @extschema@.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 96},
         "status": {"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]}}');
     page_size := coalesce((q->>'limit')::int, 20);
-    SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
-    PERFORM namaskah.expire_own_verifications();
+    SELECT * INTO after FROM @extschema@.page_cursor_parse(q->>'cursor');
+    PERFORM @extschema@.expire_own_verifications();
     -- One row more than the page tells whether another page follows.
-    FOR r IN
-        SELECT v.* FROM namaskah.verifications v
-        WHERE v.user_id = namaskah.request_subject()
-          AND (q->>'status' IS NULL OR v.status = q->>'status')
-          AND (after.ts IS NULL OR (v.created_at, v.id) < (after.ts, after.id))
-        ORDER BY v.created_at DESC, v.id DESC
-        LIMIT page_size + 1
-    LOOP
-        n := n + 1;
-        IF n > page_size THEN
-            next_cursor := last_cursor;
-            EXIT;
-        END IF;
-        items := items || jsonb_build_array(namaskah.verification_json(r));
-        last_cursor := namaskah.page_cursor(r.created_at, r.id);
-    END LOOP;
-    RETURN jsonb_build_object('items', items, 'next_cursor', next_cursor);
+    SELECT * INTO page FROM @extschema@.keyset_page((
+        SELECT jsonb_agg(jsonb_build_object('item', @extschema@.verification_json(v),
+                                            'cursor', @extschema@.page_cursor(v.created_at, v.id))
+                         ORDER BY v.created_at DESC, v.id DESC)
+        FROM (SELECT * FROM @extschema@.verifications x
+              WHERE x.user_id = @extschema@.request_subject()
+                AND (q->>'status' IS NULL OR x.status = q->>'status')
+                AND (after.ts IS NULL OR (x.created_at, x.id) < (after.ts, after.id))
+              ORDER BY x.created_at DESC, x.id DESC
+              LIMIT page_size + 1) v), page_size);
+    RETURN jsonb_build_object('items', page.items, 'next_cursor', page.next_cursor);
 END
 $$;
 
@@ -452,17 +489,17 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 DECLARE
-    want uuid := namaskah.id_param(req);
-    found_row namaskah.verifications;
+    want uuid := @extschema@.id_param(req);
+    found_row @extschema@.verifications;
 BEGIN
-    PERFORM namaskah.validate_request(req);
-    PERFORM namaskah.expire_own_verifications();
-    SELECT * INTO found_row FROM namaskah.verifications v
-    WHERE v.id = want AND v.user_id = namaskah.request_subject();
+    PERFORM @extschema@.validate_request(req);
+    PERFORM @extschema@.expire_own_verifications();
+    SELECT * INTO found_row FROM @extschema@.verifications v
+    WHERE v.id = want AND v.user_id = @extschema@.request_subject();
     IF NOT FOUND THEN
-        PERFORM namaskah.raise_problem(404, 'not_found', 'The resource does not exist.');
+        PERFORM @extschema@.raise_not_found();
     END IF;
-    RETURN namaskah.verification_json(found_row);
+    RETURN @extschema@.verification_json(found_row);
 END
 $$;
 
@@ -473,30 +510,30 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 DECLARE
-    want uuid := namaskah.id_param(req);
-    found_row namaskah.verifications;
+    want uuid := @extschema@.id_param(req);
+    found_row @extschema@.verifications;
 BEGIN
     -- No body, or an empty object: nothing here can be assigned.
-    PERFORM namaskah.validate_request(req);
-    SELECT * INTO found_row FROM namaskah.verifications v
-    WHERE v.id = want AND v.user_id = namaskah.request_subject()
+    PERFORM @extschema@.validate_request(req);
+    SELECT * INTO found_row FROM @extschema@.verifications v
+    WHERE v.id = want AND v.user_id = @extschema@.request_subject()
     FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM namaskah.raise_problem(404, 'not_found', 'The resource does not exist.');
+        PERFORM @extschema@.raise_not_found();
     END IF;
     IF found_row.status = 'pending' AND found_row.expires_at <= now() THEN
-        UPDATE namaskah.verifications v SET status = 'expired' WHERE v.id = want;
+        UPDATE @extschema@.verifications v SET status = 'expired' WHERE v.id = want;
         found_row.status := 'expired';
     END IF;
     IF found_row.status <> 'pending' THEN
-        PERFORM namaskah.raise_problem(409, 'verification_not_pending',
+        PERFORM @extschema@.raise_problem(409, 'verification_not_pending',
             'Only a pending verification can be cancelled; this one is '
             || found_row.status || '.');
     END IF;
-    UPDATE namaskah.verifications v SET status = 'cancelled', cancelled_at = now()
+    UPDATE @extschema@.verifications v SET status = 'cancelled', cancelled_at = now()
     WHERE v.id = want
     RETURNING * INTO found_row;
-    RETURN namaskah.verification_json(found_row);
+    RETURN @extschema@.verification_json(found_row);
 END
 $$;
 

@@ -156,14 +156,14 @@ DECLARE
     b jsonb := req->'body';
 BEGIN
     -- Authenticity first: nothing of an unsigned body is looked at.
-    PERFORM namaskah.webhook_authenticate(req->'headers', req->>'raw_body');
-    PERFORM namaskah.validate_request(req, '{
+    PERFORM @extschema@.webhook_authenticate(req->'headers', req->>'raw_body');
+    PERFORM @extschema@.validate_request(req, '{
         "message_id": {"type": "string", "required": true, "max_length": 128,
                        "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
         "to": {"type": "string", "required": true, "format": "e164"},
         "from": {"type": "string", "max_length": 32},
         "text": {"type": "string", "required": true, "max_length": 1600, "multiline": true}}');
-    RETURN namaskah.receive_sms(b->>'message_id', b->>'to', b->>'text');
+    RETURN @extschema@.receive_sms(b->>'message_id', b->>'to', b->>'text');
 END
 $$;
 ALTER FUNCTION api.webhooks_sms(jsonb) OWNER TO namaskah_api;

@@ -51,32 +51,21 @@ CREATE FUNCTION @extschema@.admin_list_users(page_size int, after_ts timestamptz
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    u @extschema@.users;
-    n int := 0;
-    last_cursor text;
 BEGIN
     PERFORM @extschema@.require_admin();
     IF page_size NOT BETWEEN 1 AND 100 THEN
         RAISE EXCEPTION 'page size % out of range', page_size
             USING ERRCODE = 'numeric_value_out_of_range';
     END IF;
-    items := '[]';
-    FOR u IN
-        SELECT * FROM @extschema@.users x
-        WHERE (role_filter IS NULL OR x.role = role_filter)
-          AND (after_ts IS NULL OR (x.created_at, x.id) < (after_ts, after_id))
-        ORDER BY x.created_at DESC, x.id DESC
-        LIMIT page_size + 1
-    LOOP
-        n := n + 1;
-        IF n > page_size THEN
-            next_cursor := last_cursor;
-            EXIT;
-        END IF;
-        items := items || jsonb_build_array(@extschema@.admin_user_json(u));
-        last_cursor := @extschema@.page_cursor(u.created_at, u.id);
-    END LOOP;
+    SELECT * INTO items, next_cursor FROM @extschema@.keyset_page((
+        SELECT jsonb_agg(jsonb_build_object('item', @extschema@.admin_user_json(u),
+                                            'cursor', @extschema@.page_cursor(u.created_at, u.id))
+                         ORDER BY u.created_at DESC, u.id DESC)
+        FROM (SELECT * FROM @extschema@.users x
+              WHERE (role_filter IS NULL OR x.role = role_filter)
+                AND (after_ts IS NULL OR (x.created_at, x.id) < (after_ts, after_id))
+              ORDER BY x.created_at DESC, x.id DESC
+              LIMIT page_size + 1) u), page_size);
 END
 $$;
 ALTER FUNCTION @extschema@.admin_list_users(int, timestamptz, uuid, text) OWNER TO namaskah_owner;
@@ -105,7 +94,7 @@ BEGIN
     WHERE x.id = $1
     RETURNING * INTO u;
     IF NOT FOUND THEN
-        PERFORM @extschema@.raise_problem(404, 'not_found', 'The resource does not exist.');
+        PERFORM @extschema@.raise_not_found();
     END IF;
     IF locked THEN
         PERFORM @extschema@.revoke_user_tokens($1::text, now());
@@ -166,13 +155,13 @@ DECLARE
     after record;
     page record;
 BEGIN
-    PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_request(req, NULL, '{
+    PERFORM @extschema@.require_admin();
+    PERFORM @extschema@.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 96},
         "role": {"type": "string", "enum": ["user", "admin"]}}');
-    SELECT * INTO after FROM namaskah.page_cursor_parse(q->>'cursor');
-    SELECT * INTO page FROM namaskah.admin_list_users(
+    SELECT * INTO after FROM @extschema@.page_cursor_parse(q->>'cursor');
+    SELECT * INTO page FROM @extschema@.admin_list_users(
         coalesce((q->>'limit')::int, 20), after.ts, after.id, q->>'role');
     RETURN jsonb_build_object('items', page.items, 'next_cursor', page.next_cursor);
 END
@@ -187,8 +176,8 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    PERFORM namaskah.validate_request(req);
-    RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), true);
+    PERFORM @extschema@.validate_request(req);
+    RETURN @extschema@.admin_set_user_lock(@extschema@.id_param(req), true);
 END
 $$;
 
@@ -199,8 +188,8 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '2s'
 AS $$
 BEGIN
-    PERFORM namaskah.validate_request(req);
-    RETURN namaskah.admin_set_user_lock(namaskah.id_param(req), false);
+    PERFORM @extschema@.validate_request(req);
+    RETURN @extschema@.admin_set_user_lock(@extschema@.id_param(req), false);
 END
 $$;
 

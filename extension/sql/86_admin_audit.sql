@@ -26,9 +26,7 @@ BEGIN
                'request_id', a.request_id, 'actor', a.actor, 'method', a.method,
                'route', a.route, 'status', a.status, 'outcome', a.outcome,
                'duration_ms', a.duration_ms, 'details', a.details) ORDER BY a.id DESC), '[]'),
-           CASE WHEN count(*) = page_size
-                THEN translate(encode(convert_to('audit:' || min(a.id), 'UTF8'), 'base64'), '+/=', '-_')
-           END
+           CASE WHEN count(*) = page_size THEN @extschema@.cursor_encode('audit:' || min(a.id)) END
     INTO items, next_cursor
     FROM (SELECT * FROM @extschema@.audit_log l
           WHERE (before_id IS NULL OR l.id < before_id)
@@ -129,8 +127,8 @@ DECLARE
     cursor_text text;
     page record;
 BEGIN
-    PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_request(req, NULL, '{
+    PERFORM @extschema@.require_admin();
+    PERFORM @extschema@.validate_request(req, NULL, '{
         "limit": {"type": "integer", "minimum": 1, "maximum": 100},
         "cursor": {"type": "string", "max_length": 64, "pattern": "^[A-Za-z0-9_-]+$"},
         "from": {"type": "string", "max_length": 40},
@@ -138,23 +136,10 @@ BEGIN
         "actor": {"type": "string", "max_length": 128},
         "route": {"type": "string", "max_length": 256},
         "status": {"type": "integer", "minimum": 100, "maximum": 599}}');
-    IF q ? 'cursor' THEN
-        BEGIN
-            cursor_text := convert_from(decode(translate(q->>'cursor', '-_', '+/')
-                || repeat('=', (4 - length(q->>'cursor') % 4) % 4), 'base64'), 'UTF8');
-        EXCEPTION WHEN OTHERS THEN
-            cursor_text := NULL;
-        END;
-        IF cursor_text !~ '^audit:[0-9]{1,18}$' OR cursor_text IS NULL THEN
-            PERFORM namaskah.raise_problem(400, 'invalid_query',
-                'The cursor is not one this API returned: pass the next_cursor '
-                'of the previous page unchanged, or no cursor for the first page.',
-                '{"errors": [{"field": "cursor", "code": "format"}]}');
-        END IF;
-        before_id := substr(cursor_text, 7)::bigint;
-    END IF;
-    SELECT * INTO page FROM namaskah.admin_audit_page(coalesce((q->>'limit')::int, 20),
-        before_id, namaskah.query_time(q, 'from'), namaskah.query_time(q, 'to'),
+    cursor_text := @extschema@.cursor_decode(q->>'cursor', '^audit:[0-9]{1,18}$');
+    before_id := substr(cursor_text, 7)::bigint;
+    SELECT * INTO page FROM @extschema@.admin_audit_page(coalesce((q->>'limit')::int, 20),
+        before_id, @extschema@.query_time(q, 'from'), @extschema@.query_time(q, 'to'),
         q->>'actor', q->>'route', (q->>'status')::int);
     RETURN jsonb_build_object('items', page.items, 'next_cursor', page.next_cursor);
 END
@@ -168,12 +153,12 @@ AS $$
 DECLARE
     q jsonb := req->'query';
 BEGIN
-    PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_request(req, NULL, '{
+    PERFORM @extschema@.require_admin();
+    PERFORM @extschema@.validate_request(req, NULL, '{
         "from": {"type": "string", "max_length": 40},
         "to": {"type": "string", "max_length": 40}}');
-    RETURN namaskah.admin_security_report(namaskah.query_time(q, 'from'),
-                                          namaskah.query_time(q, 'to'));
+    RETURN @extschema@.admin_security_report(@extschema@.query_time(q, 'from'),
+                                          @extschema@.query_time(q, 'to'));
 END
 $$;
 
@@ -185,9 +170,9 @@ AS $$
 DECLARE
     q jsonb := req->'query';
 BEGIN
-    PERFORM namaskah.require_admin();
-    PERFORM namaskah.validate_request(req, NULL, '{"limit": {"type": "integer", "minimum": 1, "maximum": 100}}');
-    RETURN jsonb_build_object('items', namaskah.admin_hot_keys(coalesce((q->>'limit')::int, 20)));
+    PERFORM @extschema@.require_admin();
+    PERFORM @extschema@.validate_request(req, NULL, '{"limit": {"type": "integer", "minimum": 1, "maximum": 100}}');
+    RETURN jsonb_build_object('items', @extschema@.admin_hot_keys(coalesce((q->>'limit')::int, 20)));
 END
 $$;
 

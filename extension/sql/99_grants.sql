@@ -29,5 +29,6 @@ GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
 -- functions (audit_append, audit_verify, security_rollup).
 GRANT EXECUTE ON FUNCTION @extschema@.audit_chain_id(), @extschema@.audit_hash(bytea, text[]),
     @extschema@.audit_fields(@extschema@.audit_log), @extschema@.audit_genesis(uuid),
-    @extschema@.security_event_type(int, text), @extschema@.setting(text)
+    @extschema@.security_event_type(int, text), @extschema@.setting(text),
+    @extschema@.cursor_encode(text)
     TO namaskah_auditor;
