@@ -87,9 +87,9 @@ chain_id_get(void)
     return &chain_id;
 }
 
-PG_FUNCTION_INFO_V1(namaskah_audit_chain_id);
+PG_FUNCTION_INFO_V1(nk_sql_audit_chain_id);
 Datum
-namaskah_audit_chain_id(PG_FUNCTION_ARGS)
+nk_sql_audit_chain_id(PG_FUNCTION_ARGS)
 {
     pg_uuid_t *result = palloc(sizeof(pg_uuid_t));
 
@@ -236,9 +236,9 @@ record_hash(const Datum *values, const bool *nulls,
  * returns its id. Text is cut to the columns' documented lengths (in
  * characters); details NULL is {}.
  */
-PG_FUNCTION_INFO_V1(namaskah_audit_append);
+PG_FUNCTION_INFO_V1(nk_sql_audit_append);
 Datum
-namaskah_audit_append(PG_FUNCTION_ARGS)
+nk_sql_audit_append(PG_FUNCTION_ARGS)
 {
     static const int text_args[][2] = {
         {0, 128}, {1, 128}, {2, 16}, {3, 256}, {5, 64}};
@@ -319,9 +319,9 @@ namaskah_audit_append(PG_FUNCTION_ARGS)
     PG_RETURN_INT64(id);
 }
 
-PG_FUNCTION_INFO_V1(namaskah_audit_hash);
+PG_FUNCTION_INFO_V1(nk_sql_audit_hash);
 Datum
-namaskah_audit_hash(PG_FUNCTION_ARGS)
+nk_sql_audit_hash(PG_FUNCTION_ARGS)
 {
     bytea *prev = PG_GETARG_BYTEA_PP(0);
     ArrayType *array = PG_GETARG_ARRAYTYPE_P(1);

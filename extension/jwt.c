@@ -470,9 +470,9 @@ verdict_claims(const vcache_entry *e, Datum *values, bool *nulls)
     }
 }
 
-PG_FUNCTION_INFO_V1(namaskah_jwt_verify_strict);
+PG_FUNCTION_INFO_V1(nk_sql_jwt_verify_strict);
 Datum
-namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
+nk_sql_jwt_verify_strict(PG_FUNCTION_ARGS)
 {
     nk_jwt_policy pol;
     nk_jwt_result res;
@@ -527,9 +527,9 @@ namaskah_jwt_verify_strict(PG_FUNCTION_ARGS)
  * (jwt.expire_minutes as jwt_issue reads it: bounded, 480 when unset or
  * out of range), so an answer's expires_in is the token's own exp - iat.
  */
-PG_FUNCTION_INFO_V1(namaskah_jwt_lifetime_seconds);
+PG_FUNCTION_INFO_V1(nk_sql_jwt_lifetime_seconds);
 Datum
-namaskah_jwt_lifetime_seconds(PG_FUNCTION_ARGS)
+nk_sql_jwt_lifetime_seconds(PG_FUNCTION_ARGS)
 {
     jwt_ensure_caches_as_owner(fcinfo);
     PG_RETURN_INT32(jwt_settings()->expire_minutes * 60);
@@ -579,9 +579,9 @@ issue_payload(Jsonb *claims, TimestampTz now)
     return pg_server_to_any(payload, strlen(payload), PG_UTF8);
 }
 
-PG_FUNCTION_INFO_V1(namaskah_jwt_issue);
+PG_FUNCTION_INFO_V1(nk_sql_jwt_issue);
 Datum
-namaskah_jwt_issue(PG_FUNCTION_ARGS)
+nk_sql_jwt_issue(PG_FUNCTION_ARGS)
 {
     TimestampTz now = PG_ARGISNULL(1) ? GetCurrentTransactionStartTimestamp()
                                       : PG_GETARG_TIMESTAMPTZ(1);

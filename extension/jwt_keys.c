@@ -98,9 +98,9 @@ relcache_cb(Datum arg, Oid relid)
         oids_valid = false;
 }
 
-PG_FUNCTION_INFO_V1(namaskah_jwt_cache_invalidate);
+PG_FUNCTION_INFO_V1(nk_sql_jwt_cache_invalidate);
 Datum
-namaskah_jwt_cache_invalidate(PG_FUNCTION_ARGS)
+nk_sql_jwt_cache_invalidate(PG_FUNCTION_ARGS)
 {
     TriggerData *td = (TriggerData *)fcinfo->context;
 
@@ -339,9 +339,9 @@ secret_error(nk_secret_status st, nk_jwt_alg alg)
  * returns HMAC-SHA256(secret, "namaskah.signing_key.v1:" || algorithm) in
  * hex: stable for idempotent installs, and no help for guessing the secret.
  */
-PG_FUNCTION_INFO_V1(namaskah_jwt_key_fingerprint);
+PG_FUNCTION_INFO_V1(nk_sql_jwt_key_fingerprint);
 Datum
-namaskah_jwt_key_fingerprint(PG_FUNCTION_ARGS)
+nk_sql_jwt_key_fingerprint(PG_FUNCTION_ARGS)
 {
     text *secret = PG_GETARG_TEXT_PP(0);
     text *algorithm = PG_GETARG_TEXT_PP(1);

@@ -216,9 +216,9 @@ url_decode_text(text *in)
     return url_decode_span(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in));
 }
 
-PG_FUNCTION_INFO_V1(namaskah_url_encode);
+PG_FUNCTION_INFO_V1(nk_sql_url_encode);
 Datum
-namaskah_url_encode(PG_FUNCTION_ARGS)
+nk_sql_url_encode(PG_FUNCTION_ARGS)
 {
     bytea *data = PG_GETARG_BYTEA_PP(0);
 
@@ -226,17 +226,17 @@ namaskah_url_encode(PG_FUNCTION_ARGS)
                                       VARSIZE_ANY_EXHDR(data)));
 }
 
-PG_FUNCTION_INFO_V1(namaskah_url_decode);
+PG_FUNCTION_INFO_V1(nk_sql_url_decode);
 Datum
-namaskah_url_decode(PG_FUNCTION_ARGS)
+nk_sql_url_decode(PG_FUNCTION_ARGS)
 {
     PG_RETURN_BYTEA_P(url_decode_text(PG_GETARG_TEXT_PP(0)));
 }
 
 /* NULL data or secret gives NULL before the algorithm is looked at. */
-PG_FUNCTION_INFO_V1(namaskah_algorithm_sign);
+PG_FUNCTION_INFO_V1(nk_sql_algorithm_sign);
 Datum
-namaskah_algorithm_sign(PG_FUNCTION_ARGS)
+nk_sql_algorithm_sign(PG_FUNCTION_ARGS)
 {
     text *data, *secret;
     nk_jwt_alg alg;
@@ -253,9 +253,9 @@ namaskah_algorithm_sign(PG_FUNCTION_ARGS)
 }
 
 /* STRICT in SQL: pgjwt's sign() is NULL whenever an argument is. */
-PG_FUNCTION_INFO_V1(namaskah_sign);
+PG_FUNCTION_INFO_V1(nk_sql_sign);
 Datum
-namaskah_sign(PG_FUNCTION_ARGS)
+nk_sql_sign(PG_FUNCTION_ARGS)
 {
     text *payload = PG_GETARG_TEXT_PP(0); /* json is text on disk */
     text *secret = PG_GETARG_TEXT_PP(1);
@@ -555,9 +555,9 @@ single_row_call(FunctionCallInfo fcinfo)
     rsinfo->isDone = ExprSingleResult;
 }
 
-PG_FUNCTION_INFO_V1(namaskah_verify);
+PG_FUNCTION_INFO_V1(nk_sql_verify);
 Datum
-namaskah_verify(PG_FUNCTION_ARGS)
+nk_sql_verify(PG_FUNCTION_ARGS)
 {
     static TupleDesc desc = NULL;
     static const Oid types[3] = {JSONOID, JSONOID, BOOLOID};

@@ -1,5 +1,10 @@
 /*
  * namaskah.h — what every wrapper file of the module may share (namaskah.c).
+ *
+ * Conventions of the wrapper files: a SQL-callable C function is named
+ * nk_sql_ and its SQL name (nk_sql_jwt_issue for namaskah.jwt_issue); pure
+ * core functions are nk_ and their module (nk_jwt_verify); types are
+ * snake_case; SQL text names the schema through NK_SCHEMA.
  */
 #ifndef NAMASKAH_H
 #define NAMASKAH_H

@@ -50,9 +50,9 @@ pw_error(nk_pw_status st)
     }
 }
 
-PG_FUNCTION_INFO_V1(namaskah_password_hash);
+PG_FUNCTION_INFO_V1(nk_sql_password_hash);
 Datum
-namaskah_password_hash(PG_FUNCTION_ARGS)
+nk_sql_password_hash(PG_FUNCTION_ARGS)
 {
     text *pw = PG_GETARG_TEXT_PP(0);
     nk_scrypt_params p = current_params();
@@ -74,9 +74,9 @@ namaskah_password_hash(PG_FUNCTION_ARGS)
  * Not STRICT: a NULL hash (unknown account) still runs the KDF once, so the
  * caller may pass the lookup result straight in. A NULL password is false.
  */
-PG_FUNCTION_INFO_V1(namaskah_password_verify);
+PG_FUNCTION_INFO_V1(nk_sql_password_verify);
 Datum
-namaskah_password_verify(PG_FUNCTION_ARGS)
+nk_sql_password_verify(PG_FUNCTION_ARGS)
 {
     nk_scrypt_params p = current_params();
     text *pw = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
@@ -92,9 +92,9 @@ namaskah_password_verify(PG_FUNCTION_ARGS)
     PG_RETURN_BOOL(st == NK_PW_OK && pw != NULL);
 }
 
-PG_FUNCTION_INFO_V1(namaskah_password_needs_rehash);
+PG_FUNCTION_INFO_V1(nk_sql_password_needs_rehash);
 Datum
-namaskah_password_needs_rehash(PG_FUNCTION_ARGS)
+nk_sql_password_needs_rehash(PG_FUNCTION_ARGS)
 {
     text *hash = PG_GETARG_TEXT_PP(0);
     nk_scrypt_params p = current_params();

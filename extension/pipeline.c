@@ -86,9 +86,9 @@ append_pair(StringInfo json, const char *name, const char *value, int index)
     escape_json(json, value);
 }
 
-PG_FUNCTION_INFO_V1(namaskah_parse_query);
+PG_FUNCTION_INFO_V1(nk_sql_parse_query);
 Datum
-namaskah_parse_query(PG_FUNCTION_ARGS)
+nk_sql_parse_query(PG_FUNCTION_ARGS)
 {
     text *query = PG_GETARG_TEXT_PP(0);
     const char *p = VARDATA_ANY(query);
@@ -149,9 +149,9 @@ body_limit_value(nk_json_status st)
     }
 }
 
-PG_FUNCTION_INFO_V1(namaskah_parse_body);
+PG_FUNCTION_INFO_V1(nk_sql_parse_body);
 Datum
-namaskah_parse_body(PG_FUNCTION_ARGS)
+nk_sql_parse_body(PG_FUNCTION_ARGS)
 {
     text *body = PG_GETARG_TEXT_PP(0);
     nk_json_status st =
@@ -211,9 +211,9 @@ endpoint_info(FunctionCallInfo fcinfo, Oid fn)
     return info;
 }
 
-PG_FUNCTION_INFO_V1(namaskah_call_endpoint);
+PG_FUNCTION_INFO_V1(nk_sql_call_endpoint);
 Datum
-namaskah_call_endpoint(PG_FUNCTION_ARGS)
+nk_sql_call_endpoint(PG_FUNCTION_ARGS)
 {
     Oid fn = PG_GETARG_OID(0);
     AclResult acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);

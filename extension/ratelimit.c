@@ -861,9 +861,9 @@ rl_replay_event(rl_call *c, int64 cost)
  * written once per slot: the key must have no rows (rate_limit_rebuild
  * empties the table first). Returns how many events were replayed.
  */
-PG_FUNCTION_INFO_V1(nk_rate_limit_replay);
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_replay);
 Datum
-nk_rate_limit_replay(PG_FUNCTION_ARGS)
+nk_sql_rate_limit_replay(PG_FUNCTION_ARGS)
 {
     ArrayType *costs = PG_GETARG_ARRAYTYPE_P(2);
     ArrayType *times = PG_GETARG_ARRAYTYPE_P(3);
@@ -898,16 +898,16 @@ nk_rate_limit_replay(PG_FUNCTION_ARGS)
     PG_RETURN_INT32(replayed);
 }
 
-PG_FUNCTION_INFO_V1(nk_rate_limit_peek);
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_peek);
 Datum
-nk_rate_limit_peek(PG_FUNCTION_ARGS)
+nk_sql_rate_limit_peek(PG_FUNCTION_ARGS)
 {
     return rl_decide(fcinfo, false);
 }
 
-PG_FUNCTION_INFO_V1(nk_rate_limit_check);
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_check);
 Datum
-nk_rate_limit_check(PG_FUNCTION_ARGS)
+nk_sql_rate_limit_check(PG_FUNCTION_ARGS)
 {
     return rl_decide(fcinfo, true);
 }
@@ -918,9 +918,9 @@ nk_rate_limit_check(PG_FUNCTION_ARGS)
  * any other NULL gives NULL. Out-of-range values give 1 (the policy table's
  * constraints keep them out anyway).
  */
-PG_FUNCTION_INFO_V1(nk_rate_limit_slots);
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_slots);
 Datum
-nk_rate_limit_slots(PG_FUNCTION_ARGS)
+nk_sql_rate_limit_slots(PG_FUNCTION_ARGS)
 {
     nk_rl_policy p;
     char *algorithm;

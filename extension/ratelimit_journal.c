@@ -207,9 +207,9 @@ rl_journal_ensure_state(void)
  * microseconds since 2000-01-01 UTC], or NULL when there was none; starts a
  * new list (each handle_request of a transaction records its own).
  */
-PG_FUNCTION_INFO_V1(nk_rate_limit_consumed);
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_consumed);
 Datum
-nk_rate_limit_consumed(PG_FUNCTION_ARGS)
+nk_sql_rate_limit_consumed(PG_FUNCTION_ARGS)
 {
     StringInfoData buf;
     ListCell *lc;

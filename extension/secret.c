@@ -125,9 +125,9 @@ pseudonym_of(const char *value, size_t len)
 }
 
 /* pseudonymize(value): the pseudonym; 55000 when no secret is installed. */
-PG_FUNCTION_INFO_V1(namaskah_pseudonymize);
+PG_FUNCTION_INFO_V1(nk_sql_pseudonymize);
 Datum
-namaskah_pseudonymize(PG_FUNCTION_ARGS)
+nk_sql_pseudonymize(PG_FUNCTION_ARGS)
 {
     text *value = PG_GETARG_TEXT_PP(0);
 
@@ -146,9 +146,9 @@ namaskah_pseudonymize(PG_FUNCTION_ARGS)
  * 'net:' || mask_ip(addr) before a secret is installed, 'client:unknown'
  * for NULL.
  */
-PG_FUNCTION_INFO_V1(namaskah_client_pseudonym);
+PG_FUNCTION_INFO_V1(nk_sql_client_pseudonym);
 Datum
-namaskah_client_pseudonym(PG_FUNCTION_ARGS)
+nk_sql_client_pseudonym(PG_FUNCTION_ARGS)
 {
     char *host;
     text *ps;

@@ -96,7 +96,7 @@ COMMENT ON FUNCTION @extschema@.derive_key(text) IS
 -- part 30, invalidates it).
 CREATE FUNCTION @extschema@.pseudonymize(value text)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_pseudonymize'
+AS 'MODULE_PATHNAME', 'nk_sql_pseudonymize'
 LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.pseudonymize(text) OWNER TO namaskah_owner;
@@ -115,7 +115,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.pseudonymize(text) TO namaskah_api;
 -- to no one else).
 CREATE FUNCTION @extschema@.client_pseudonym(addr inet)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_client_pseudonym'
+AS 'MODULE_PATHNAME', 'nk_sql_client_pseudonym'
 LANGUAGE C STABLE;
 ALTER FUNCTION @extschema@.client_pseudonym(inet) OWNER TO namaskah_owner;
 

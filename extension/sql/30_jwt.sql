@@ -17,30 +17,30 @@
 
 CREATE FUNCTION @extschema@.url_encode(data bytea)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_url_encode'
+AS 'MODULE_PATHNAME', 'nk_sql_url_encode'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION @extschema@.url_decode(data text)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'namaskah_url_decode'
+AS 'MODULE_PATHNAME', 'nk_sql_url_decode'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Not STRICT: like pgjwt, NULL data or secret gives NULL, while a bad
 -- algorithm raises 22023 even when it is NULL.
 CREATE FUNCTION @extschema@.algorithm_sign(signables text, secret text, algorithm text)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_algorithm_sign'
+AS 'MODULE_PATHNAME', 'nk_sql_algorithm_sign'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 CREATE FUNCTION @extschema@.sign(payload json, secret text, algorithm text DEFAULT 'HS256')
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_sign'
+AS 'MODULE_PATHNAME', 'nk_sql_sign'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- STABLE, not IMMUTABLE as in pgjwt: the result depends on the clock.
 CREATE FUNCTION @extschema@.verify(token text, secret text, algorithm text DEFAULT 'HS256')
 RETURNS TABLE(header json, payload json, valid boolean)
-AS 'MODULE_PATHNAME', 'namaskah_verify'
+AS 'MODULE_PATHNAME', 'nk_sql_verify'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 1;
 
 -- ---- signing keys -----------------------------------------------------------
@@ -61,7 +61,7 @@ COMMENT ON TABLE @extschema@.signing_keys IS
 -- itself, so these triggers ask for one (see extension/jwt_keys.c).
 CREATE FUNCTION @extschema@.jwt_cache_invalidate()
 RETURNS trigger
-AS 'MODULE_PATHNAME', 'namaskah_jwt_cache_invalidate'
+AS 'MODULE_PATHNAME', 'nk_sql_jwt_cache_invalidate'
 LANGUAGE C;
 ALTER FUNCTION @extschema@.jwt_cache_invalidate() OWNER TO namaskah_owner;
 
@@ -83,7 +83,7 @@ CREATE TRIGGER app_secret_changed
 -- message never contains it) and returns its fingerprint.
 CREATE FUNCTION @extschema@._jwt_key_fingerprint(secret text, algorithm text)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_jwt_key_fingerprint'
+AS 'MODULE_PATHNAME', 'nk_sql_jwt_key_fingerprint'
 LANGUAGE C IMMUTABLE STRICT;
 ALTER FUNCTION @extschema@._jwt_key_fingerprint(text, text) OWNER TO namaskah_owner;
 
@@ -275,7 +275,7 @@ ALTER FUNCTION @extschema@.purge_revocations(int) OWNER TO namaskah_owner;
 -- active key; the header carries its kid and alg.
 CREATE FUNCTION @extschema@.jwt_issue(claims jsonb, now timestamptz DEFAULT now())
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_jwt_issue'
+AS 'MODULE_PATHNAME', 'nk_sql_jwt_issue'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.jwt_issue(jsonb, timestamptz) OWNER TO namaskah_owner;
@@ -285,7 +285,7 @@ ALTER FUNCTION @extschema@.jwt_issue(jsonb, timestamptz) OWNER TO namaskah_owner
 -- of range): what a login's expires_in says.
 CREATE FUNCTION @extschema@.jwt_lifetime_seconds()
 RETURNS integer
-AS 'MODULE_PATHNAME', 'namaskah_jwt_lifetime_seconds'
+AS 'MODULE_PATHNAME', 'nk_sql_jwt_lifetime_seconds'
 LANGUAGE C STABLE;
 ALTER FUNCTION @extschema@.jwt_lifetime_seconds() OWNER TO namaskah_owner;
 
@@ -305,7 +305,7 @@ CREATE TYPE @extschema@.jwt_verdict AS (
 ALTER TYPE @extschema@.jwt_verdict OWNER TO namaskah_owner;
 CREATE FUNCTION @extschema@.jwt_verify_strict(token text, now timestamptz DEFAULT now())
 RETURNS @extschema@.jwt_verdict
-AS 'MODULE_PATHNAME', 'namaskah_jwt_verify_strict'
+AS 'MODULE_PATHNAME', 'nk_sql_jwt_verify_strict'
 LANGUAGE C STABLE;
 ALTER FUNCTION @extschema@.jwt_verify_strict(text, timestamptz) OWNER TO namaskah_owner;
 
@@ -341,7 +341,7 @@ $$;
 -- $scrypt$ln=N,r=R,p=P$salt$hash with a 16-byte random salt.
 CREATE FUNCTION @extschema@.password_hash(password text)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_password_hash'
+AS 'MODULE_PATHNAME', 'nk_sql_password_hash'
 LANGUAGE C VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.password_hash(text) OWNER TO namaskah_owner;
@@ -349,14 +349,14 @@ ALTER FUNCTION @extschema@.password_hash(text) OWNER TO namaskah_owner;
 -- Not STRICT: a NULL hash (no such account) costs one KDF run and is false.
 CREATE FUNCTION @extschema@.password_verify(password text, hash text)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'namaskah_password_verify'
+AS 'MODULE_PATHNAME', 'nk_sql_password_verify'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.password_verify(text, text) OWNER TO namaskah_owner;
 
 CREATE FUNCTION @extschema@.password_needs_rehash(hash text)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'namaskah_password_needs_rehash'
+AS 'MODULE_PATHNAME', 'nk_sql_password_needs_rehash'
 LANGUAGE C STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.password_needs_rehash(text) OWNER TO namaskah_owner;

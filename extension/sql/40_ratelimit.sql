@@ -121,7 +121,7 @@ CREATE FUNCTION @extschema@.rate_limit_slots(
     algorithm text, "limit" integer, burst integer, slots integer)
 RETURNS integer
 LANGUAGE c IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'nk_rate_limit_slots';
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_slots';
 ALTER FUNCTION @extschema@.rate_limit_slots(text, integer, integer, integer)
     OWNER TO namaskah_owner;
 
@@ -141,7 +141,7 @@ RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
-AS 'MODULE_PATHNAME', 'nk_rate_limit_peek';
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_peek';
 ALTER FUNCTION @extschema@.rate_limit_peek(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
 
@@ -156,7 +156,7 @@ RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
-AS 'MODULE_PATHNAME', 'nk_rate_limit_check';
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_check';
 ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
 
@@ -168,7 +168,7 @@ ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
 CREATE FUNCTION @extschema@.rate_limit_consumed()
 RETURNS jsonb
 LANGUAGE c VOLATILE
-AS 'MODULE_PATHNAME', 'nk_rate_limit_consumed';
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_consumed';
 ALTER FUNCTION @extschema@.rate_limit_consumed() OWNER TO namaskah_owner;
 
 -- rate_limit_replay(policy, key, costs, times): one key's state rebuilt in
@@ -179,7 +179,7 @@ CREATE FUNCTION @extschema@.rate_limit_replay(policy text, key text,
     costs integer[], times bigint[])
 RETURNS integer
 LANGUAGE c VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'nk_rate_limit_replay';
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_replay';
 ALTER FUNCTION @extschema@.rate_limit_replay(text, text, integer[], bigint[])
     OWNER TO namaskah_owner;
 

@@ -76,7 +76,7 @@ CREATE TRIGGER routes_derive BEFORE INSERT OR UPDATE ON @extschema@.routes
 -- control-character checks, repeated parameters refused).
 CREATE FUNCTION @extschema@.parse_query(query text)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'namaskah_parse_query'
+AS 'MODULE_PATHNAME', 'nk_sql_parse_query'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- A request body as jsonb after a strict, bounded, linear scan (C): 22P02
@@ -85,14 +85,14 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- {"limit": name, "max": n}).
 CREATE FUNCTION @extschema@.parse_body(body text)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'namaskah_parse_body'
+AS 'MODULE_PATHNAME', 'nk_sql_parse_body'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Calls a route's endpoint function by OID (C, fmgr): no SQL text and no
 -- plan per request; EXECUTE privilege checked as for a direct call.
 CREATE FUNCTION @extschema@.call_endpoint(target regprocedure, req jsonb)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'namaskah_call_endpoint'
+AS 'MODULE_PATHNAME', 'nk_sql_call_endpoint'
 LANGUAGE C VOLATILE;
 
 -- JSON text that is inert in HTML: '<' '>' '&' '\'' and U+2028/9 can only

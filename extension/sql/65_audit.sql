@@ -75,12 +75,12 @@ CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON @extschema@.audit_seal
 
 CREATE FUNCTION @extschema@.audit_chain_id()
 RETURNS uuid
-AS 'MODULE_PATHNAME', 'namaskah_audit_chain_id'
+AS 'MODULE_PATHNAME', 'nk_sql_audit_chain_id'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.audit_hash(prev bytea, fields text[])
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'namaskah_audit_hash'
+AS 'MODULE_PATHNAME', 'nk_sql_audit_hash'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- What a record's hash covers, in order. Times as integer microseconds so
@@ -107,7 +107,7 @@ AS $$ SELECT sha256(convert_to('namaskah-audit-genesis:' || $1::text, 'UTF8')) $
 CREATE FUNCTION @extschema@.audit_append(request_id text, actor text, method text,
     route text, status int, outcome text, duration_ms int, details jsonb)
 RETURNS bigint
-AS 'MODULE_PATHNAME', 'namaskah_audit_append'
+AS 'MODULE_PATHNAME', 'nk_sql_audit_append'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.audit_append(text, text, text, text, int, text, int, jsonb)
