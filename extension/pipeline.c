@@ -19,6 +19,10 @@
  * call_endpoint calls a route's function by its OID through fmgr: no SQL
  * text, no parse or plan per request (EXECUTE would plan every call), with
  * the EXECUTE privilege checked as a direct call would.
+ *
+ * http_reason is the status -> reason phrase table of core/nk_http.c, the
+ * one namaskahd writes its status lines and its own problems from, so a
+ * problem's "title" is the same whichever side answers.
  */
 #include "postgres.h"
 
@@ -58,7 +62,7 @@ static char *
 decode_component(const char *start, size_t len, const char *what)
 {
     char *out = palloc(len + 1);
-    long n = nk_percent_decode(out, start, len);
+    long n = nk_percent_decode(out, start, len, NK_PCT_PLUS_SPACE);
     long i;
 
     if (n < 0)
@@ -131,6 +135,13 @@ nk_sql_parse_query(PG_FUNCTION_ARGS)
     appendStringInfoChar(&json, '}');
     PG_FREE_IF_COPY(query, 0);
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}
+
+PG_FUNCTION_INFO_V1(namaskah_http_reason);
+Datum
+namaskah_http_reason(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_TEXT_P(cstring_to_text(nk_http_reason(PG_GETARG_INT32(0))));
 }
 
 /* The value of body_limits that st names. */

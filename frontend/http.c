@@ -5,12 +5,15 @@
  * everything" callback, so civetweb itself never serves a file). From there:
  *   1. request id and effective client address (client.c);
  *   2. the path is percent-decoded here (civetweb runs with decode_url=no so
- *      that %00 is seen, not silently cut); the head's framing is checked
- *      (head.c: an ambiguous head is 400/431 and closes the connection);
- *      the path and query must be UTF-8 without NUL, else 400
- *      invalid_encoding (under /api/ still reported to the database for its
- *      audit record, see answer_transport_error; likewise 408, 413,
- *      invalid headers or body, and calls whose transaction failed);
+ *      that %00 is seen, not silently cut) by the extension's decoder
+ *      (nk_percent_decode, core/nk_http.c), and the query is decoded the
+ *      same way to be checked; the head's framing is checked (head.c: an
+ *      ambiguous head is 400/431 and closes the connection); a '%' not
+ *      followed by two hex digits in the path or query, or a path or query
+ *      that is not UTF-8 without NUL, is 400 invalid_encoding (under /api/
+ *      still reported to the database for its audit record, see
+ *      answer_transport_error; likewise 408, 413, invalid headers or body,
+ *      and calls whose transaction failed);
  *   3. dispatch on the decoded path: /health (no database), /health/ready and
  *      /api/... (one call of namaskah.handle_request, db.c), else 404;
  *   4. for a database call: headers to JSON (each value checked), the body
@@ -19,6 +22,10 @@
  *      header it supplies;
  *   5. every response gets the security headers and X-Request-Id, one
  *      access-log line is written and the request is counted (metrics.c).
+ *      Status lines and namaskahd's own problem documents come from the
+ *      HTTP vocabulary the extension uses too (core/nk_http.c: reason
+ *      phrases, problem titles, the problem's bytes), never from civetweb's
+ *      own texts.
  * Requests civetweb refuses itself reach http_error, and those it would
  * close on without a word ("OPTIONS *", absolute-form targets for another
  * server) http_connection_close: both are answered, logged and audited
@@ -30,7 +37,6 @@
  */
 #include "http.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +51,7 @@
 #include "head.h"
 #include "log.h"
 #include "metrics.h"
+#include "nk_http.h"
 #include "nk_json.h"
 #include "nk_sanitize.h"
 #include "transport.h"
@@ -90,9 +97,8 @@ static int sb_reserve(struct sbuf *b, size_t extra);
 static void sb_add(struct sbuf *b, const char *s, size_t n);
 static void sb_addz(struct sbuf *b, const char *s);
 static void sb_json(struct sbuf *b, const char *s, size_t n);
-static char *percent_decode(const char *in, size_t len, int plus_space,
-                            size_t *out_len);
-static const char *reason_phrase(int status);
+static char *decode_copy(const char *in, size_t len, unsigned flags,
+                         long *out_len);
 static void copy_cut(char *dst, size_t size, const char *src);
 static int request_has_body(const struct mg_request_info *ri);
 static long long body_length(const struct mg_request_info *ri,
@@ -224,34 +230,23 @@ sb_json(struct sbuf *b, const char *s, size_t n)
 }
 
 /*
- * Percent-decodes in[0..len) into a new NUL-terminated string (caller frees;
- * NULL when out of memory). A '%' not followed by two hex digits is kept as
- * is. The result may contain NUL bytes: *out_len is its true length.
+ * Percent-decodes in[0..len) with nk_percent_decode (strict: a '%' not
+ * followed by two hex digits refuses the whole input) into a new
+ * NUL-terminated string (caller frees; NULL when out of memory). *out_len is
+ * the decoded length (it may hold NUL bytes), or -1 when the input was
+ * refused: the string is then a copy of in, undecoded.
  */
 static char *
-percent_decode(const char *in, size_t len, int plus_space, size_t *out_len)
+decode_copy(const char *in, size_t len, unsigned flags, long *out_len)
 {
     char *out = malloc(len + 1);
-    size_t i, j = 0;
-    char hex[3] = {0, 0, 0};
 
     if (out == NULL)
         return NULL;
-    for (i = 0; i < len; i++) {
-        if (in[i] == '%' && i + 2 < len && isxdigit((unsigned char)in[i + 1]) &&
-            isxdigit((unsigned char)in[i + 2])) {
-            hex[0] = in[i + 1];
-            hex[1] = in[i + 2];
-            out[j++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else if (plus_space && in[i] == '+') {
-            out[j++] = ' ';
-        } else {
-            out[j++] = in[i];
-        }
-    }
-    out[j] = '\0';
-    *out_len = j;
+    *out_len = nk_percent_decode(out, in, len, flags);
+    if (*out_len < 0)
+        memcpy(out, in, len);
+    out[*out_len < 0 ? len : (size_t)*out_len] = '\0';
     return out;
 }
 
@@ -269,39 +264,6 @@ copy_cut(char *dst, size_t size, const char *src)
 }
 
 /* ---- responses -------------------------------------------------------- */
-
-static const char *
-reason_phrase(int status)
-{
-    switch (status) {
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Payload Too Large";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return status >= 500 ? "Internal Server Error" : "Bad Request";
-    }
-}
 
 static int
 request_has_body(const struct mg_request_info *ri)
@@ -383,7 +345,7 @@ send_response(struct request *r, int status, const struct out_header *h,
                   __atomic_load_n(&draining, __ATOMIC_SEQ_CST) ||
                   threads_scarce();
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-             mg_get_response_code_text(r->conn, status));
+             nk_http_reason(status));
     sb_addz(&b, line);
     for (i = 0; i < n; i++) {
         sb_addz(&b, h[i].name);
@@ -431,6 +393,10 @@ send_response(struct request *r, int status, const struct out_header *h,
     return status;
 }
 
+/*
+ * namaskahd's own problem document: the bytes namaskah.problem_body would
+ * write for it (nk_problem_json), so it does not matter which side answers.
+ */
 static int
 send_problem(struct request *r, int status, const char *code,
              const char *detail)
@@ -438,34 +404,16 @@ send_problem(struct request *r, int status, const char *code,
     struct out_header h[2] = {
         {"Content-Type", "application/problem+json; charset=utf-8"},
         {"Retry-After", "1"}};
-    const char *title = reason_phrase(status);
     const char *inst = r->instance ? r->instance : "";
-    struct sbuf b = {0};
-    char num[16];
+    size_t len = nk_problem_json(NULL, 0, status, code, detail, inst, r->id);
+    char *body = malloc(len + 1);
     int rc;
 
-    snprintf(num, sizeof(num), "%d", status);
-    sb_addz(&b, "{\"type\":\"urn:namaskah:problem:");
-    sb_addz(&b, code);
-    sb_addz(&b, "\",\"title\":");
-    sb_json(&b, title, strlen(title));
-    sb_addz(&b, ",\"status\":");
-    sb_addz(&b, num);
-    sb_addz(&b, ",\"detail\":");
-    sb_json(&b, detail, strlen(detail));
-    sb_addz(&b, ",\"instance\":");
-    sb_json(&b, inst, strlen(inst));
-    sb_addz(&b, ",\"code\":\"");
-    sb_addz(&b, code);
-    sb_addz(&b, "\",\"request_id\":");
-    sb_json(&b, r->id, strlen(r->id));
-    sb_addz(&b, "}");
-    if (b.failed) {
-        free(b.p);
+    if (body == NULL)
         return send_response(r, 500, h, 1, "", 0);
-    }
-    rc = send_response(r, status, h, status == 503 ? 2 : 1, b.p, b.len);
-    free(b.p);
+    nk_problem_json(body, len + 1, status, code, detail, inst, r->id);
+    rc = send_response(r, status, h, status == 503 ? 2 : 1, body, len);
+    free(body);
     return rc;
 }
 
@@ -594,7 +542,7 @@ read_body(struct request *r, char **body, size_t *len)
         return 413;
     if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
         ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0)
-        mg_printf(r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+        mg_printf(r->conn, "HTTP/1.1 100 %s\r\n\r\n", nk_http_reason(100));
     /* chunked: read at most cap + 1 bytes, enough to know it is too big */
     size = declared >= 0 ? (size_t)declared : cap + 1;
     buf = malloc(size + 1);
@@ -1034,27 +982,37 @@ dispatch(struct request *r)
     const char *raw = ri->local_uri ? ri->local_uri : "/";
     const char *query = ri->query_string ? ri->query_string : "";
     enum nk_framing framing;
-    size_t path_len, q_len;
+    long path_len, q_len;
     char *q;
-    int ok;
+    int escapes_ok, text_ok;
 
     r->instance = raw;
-    r->path = percent_decode(raw, strlen(raw), 0, &path_len);
-    q = percent_decode(query, strlen(query), 1, &q_len);
+    /* a path that does not decode stays undecoded in r->path: the audit
+     * record names it (sanitized, answer_transport_error) */
+    r->path = decode_copy(raw, strlen(raw), 0, &path_len);
+    q = decode_copy(query, strlen(query), NK_PCT_PLUS_SPACE, &q_len);
     if (r->path == NULL || q == NULL) {
         free(q);
         return send_problem(r, 500, "internal_error",
                             "The server could not process the request.");
     }
-    ok = nk_utf8_valid(r->path, path_len) &&
-         nk_utf8_valid(query, strlen(query)) && nk_utf8_valid(q, q_len);
+    escapes_ok = path_len >= 0 && q_len >= 0;
+    text_ok = escapes_ok && nk_utf8_valid(r->path, (size_t)path_len) &&
+              nk_utf8_valid(query, strlen(query)) &&
+              nk_utf8_valid(q, (size_t)q_len);
     free(q);
-    r->path_len = path_len;
+    r->path_len = path_len >= 0 ? (size_t)path_len : strlen(raw);
     framing = head_check(ri, (size_t)g_config.max_header_bytes,
                          transport_head_lines());
     if (framing != NK_FRAMING_OK)
         return refuse_framing(r, framing);
-    if (!ok)
+    if (!escapes_ok)
+        return answer_transport_error(r, 400, "invalid_encoding",
+                                      "The request path or query has a "
+                                      "percent sign not followed by two hex "
+                                      "digits.",
+                                      1);
+    if (!text_ok)
         return answer_transport_error(r, 400, "invalid_encoding",
                                       "The request path or query is not "
                                       "valid UTF-8 text.",

@@ -32,6 +32,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "nk_http.h"
 #include "nk_sanitize.h"
 
 #define ROUTE_LABEL_MAX 128
@@ -445,7 +446,7 @@ send_text(struct mg_connection *conn, int status, const char *extra_headers,
               "X-Content-Type-Options: nosniff\r\n"
               "%s"
               "Connection: close\r\n\r\n",
-              status, mg_get_response_code_text(conn, status),
+              status, nk_http_reason(status),
               status == 200 ? CONTENT_TYPE : "text/plain; charset=utf-8", len,
               extra_headers ? extra_headers : "");
     if (!head && len > 0)

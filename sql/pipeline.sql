@@ -84,6 +84,20 @@ SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/
 SELECT status, body::jsonb->>'detail' AS detail FROM pg_temp.req('GET', '/api/t/items/x', 'a=%00');
 SELECT namaskah.parse_query('');
 SELECT namaskah.parse_query('%E2%9C%93=%C3%A9');
+-- a '%' not followed by two hex digits is refused, never kept or guessed at
+-- (core/nk_http.c: the rule namaskahd applies to paths and queries too)
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/x', 'a=100%');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/x', '%%41=1');
+SELECT status, body::jsonb->>'code' AS code FROM pg_temp.req('GET', '/api/t/items/x', 'a=%4&b=1');
+
+-- reason phrases and problem titles: the one table namaskahd's status lines
+-- come from too (core/nk_http.c); an unknown status reads as its class's x00
+SELECT s AS status, namaskah.http_reason(s) AS reason
+FROM unnest(ARRAY[200, 201, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415,
+                  422, 423, 429, 431, 500, 501, 503, 505, 499, 599, 600]) s;
+-- namaskahd writes these very bytes for its own problems (test/unit/test_http.c)
+SELECT namaskah.problem_body(404, 'not_found', 'No resource exists at this path.',
+    '/api/nope', '5f0c7a1e-1d2b-4c55-9a43-0c5e3f8f9b10');
 
 -- bodies
 SELECT status, body::jsonb->'body' AS body FROM pg_temp.req('POST', '/api/t/items/x', '',

@@ -107,28 +107,18 @@ AS $$
         U&'\2028', '\u2028'), U&'\2029', '\u2029')
 $$;
 
--- Reason phrases for the problem "title".
+-- The reason phrase of an HTTP status, which is also a problem's "title"
+-- (C: the table in core/nk_http.c that namaskahd writes its status lines and
+-- its own problems from). A status missing from the table reads as its
+-- class's x00 (RFC 9110, section 15): 499 is 'Bad Request'.
 CREATE FUNCTION @extschema@.http_reason(status int)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT CASE $1
-        WHEN 200 THEN 'OK' WHEN 201 THEN 'Created' WHEN 204 THEN 'No Content'
-        WHEN 400 THEN 'Bad Request' WHEN 401 THEN 'Unauthorized'
-        WHEN 403 THEN 'Forbidden' WHEN 404 THEN 'Not Found'
-        WHEN 405 THEN 'Method Not Allowed' WHEN 408 THEN 'Request Timeout'
-        WHEN 409 THEN 'Conflict'
-        WHEN 413 THEN 'Payload Too Large' WHEN 415 THEN 'Unsupported Media Type'
-        WHEN 422 THEN 'Unprocessable Content' WHEN 423 THEN 'Locked'
-        WHEN 429 THEN 'Too Many Requests'
-        WHEN 431 THEN 'Request Header Fields Too Large'
-        WHEN 500 THEN 'Internal Server Error'
-        WHEN 501 THEN 'Not Implemented' WHEN 503 THEN 'Service Unavailable'
-        WHEN 505 THEN 'HTTP Version Not Supported'
-        ELSE 'Error' END
-$$;
+AS 'MODULE_PATHNAME', 'namaskah_http_reason'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- The RFC 9457 body every error uses, here and in namaskahd.
+-- The RFC 9457 body every error uses. namaskahd writes the same bytes for
+-- its own problems (nk_problem_json in core/nk_http.c: jsonb's member order
+-- and separators, json_text's escaping); keep the two alike.
 CREATE FUNCTION @extschema@.problem_body(status int, code text, detail text,
     instance text, request_id text, extra jsonb DEFAULT NULL)
 RETURNS text

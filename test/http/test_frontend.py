@@ -102,6 +102,41 @@ def test_unknown_path_is_404_problem(base_url, path, nk_log):
     assert len(acc) == 1 and acc[0]["route"] == "unmatched" and acc[0]["status"] == 404
 
 
+# One HTTP vocabulary (extension/core/nk_http.c): the status line's reason
+# phrase is the problem's title, from namaskahd and from the database alike,
+# never civetweb's own text ("Request Entity Too Large", "Request Time-out").
+def test_status_line_phrase_is_the_problem_title(base_url):
+    answers = [
+        (requests.get(base_url + "/nope", timeout=5), 404, "Not Found"),
+        (requests.get(base_url + API_PATH, timeout=5), 404, "Not Found"),
+        (requests.get(base_url + "/nope%FF", timeout=5), 400, "Bad Request"),
+        (requests.post(base_url + API_PATH, data=b"a" * (2 * 1024 * 1024),
+                       headers={"Content-Type": "application/json"}, timeout=10),
+         413, "Content Too Large"),
+    ]
+    for r, status, phrase in answers:
+        assert r.status_code == status, r.text
+        assert r.reason == phrase
+        assert r.json()["title"] == phrase
+    ok = requests.get(base_url + "/health", timeout=5)
+    assert ok.status_code == 200 and ok.reason == "OK"
+
+
+def test_own_and_database_problems_are_the_same_bytes(base_url):
+    """namaskahd's own problem and the pipeline's: same members in the same
+    order (by name length, then name), same separators, same escaping."""
+    own = requests.get(base_url + "/nope", timeout=5)  # namaskahd's 404
+    db = requests.get(base_url + API_PATH, timeout=5)  # the pipeline's 404
+    bodies = []
+    for r in (own, db):
+        doc = check_problem(r, 404, "not_found")
+        assert list(doc) == ["code", "type", "title", "detail", "status",
+                             "instance", "request_id"]
+        bodies.append(r.content.replace(r.headers["X-Request-Id"].encode(), b"RID")
+                      .replace(json.dumps(doc["instance"]).encode(), b'"I"'))
+    assert bodies[0] == bodies[1]
+
+
 def test_head_has_headers_but_no_body(base_url, hostport):
     status, headers, body, _ = raw_http(
         *hostport, b"HEAD /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -187,6 +222,20 @@ def test_invalid_utf8_or_nul_in_path_or_query_is_400(hostport, target):
     status, headers, body, _ = raw_http(*hostport, req)
     assert status == 400
     raw_problem(status, headers, body, "invalid_encoding")
+
+
+# One percent-decoder (nk_percent_decode), strict: a '%' not followed by two
+# hex digits is refused, never kept as it is (namaskahd kept it in paths).
+@pytest.mark.parametrize("target", [
+    "/nope%zz", "/nope%", "/health%4", "/api/100%", API_PATH + "%%41",
+    API_PATH + "?q=100%", API_PATH + "?q=%4g", "/health?a=%", "/nope?%u0041",
+])
+def test_stray_percent_in_path_or_query_is_400(hostport, target):
+    req = ("GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").encode()
+    status, headers, body, _ = raw_http(*hostport, req)
+    assert status == 400
+    doc = raw_problem(status, headers, body, "invalid_encoding")
+    assert "percent sign" in doc["detail"]
 
 
 def test_raw_non_utf8_bytes_in_query_are_400(hostport):
@@ -556,7 +605,8 @@ def test_metrics_listener_serves_only_get_metrics(instance):
     assert requests.get(inst.metrics_url + "/api/version", timeout=5).status_code == 404
     assert requests.get(inst.metrics_url + "/health", timeout=5).status_code == 404
     r = requests.post(inst.metrics_url + "/metrics", data="x", timeout=5)
-    assert r.status_code == 405
+    assert r.status_code == 405 and r.reason == "Method Not Allowed"
+    assert requests.get(inst.metrics_url + "/", timeout=5).reason == "Not Found"
     # the public listener of that instance: 404 for /metrics
     assert requests.get(inst.url + "/metrics", timeout=5).status_code == 404
 
@@ -692,10 +742,13 @@ def audit_of(db, rid):
               f"WHERE request_id = '{rid}'")
 
 
-@pytest.mark.parametrize("kind", ["path", "query", "header", "body", "too_large"])
+@pytest.mark.parametrize("kind", ["path", "query", "header", "body", "too_large",
+                                  "stray_percent"])
 def test_transport_errors_under_api_are_audited(hostport, db, kind):
     if kind == "path":
         req = b"GET /api/x%FF HTTP/1.1\r\nHost: t\r\n"
+    elif kind == "stray_percent":
+        req = b"GET /api/x%zz HTTP/1.1\r\nHost: t\r\n"
     elif kind == "query":
         req = b"GET " + API_PATH.encode() + b"?q=%00 HTTP/1.1\r\nHost: t\r\n"
     elif kind == "header":
