@@ -137,9 +137,9 @@ nk_sql_parse_query(PG_FUNCTION_ARGS)
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
 }
 
-PG_FUNCTION_INFO_V1(namaskah_http_reason);
+PG_FUNCTION_INFO_V1(nk_sql_http_reason);
 Datum
-namaskah_http_reason(PG_FUNCTION_ARGS)
+nk_sql_http_reason(PG_FUNCTION_ARGS)
 {
     PG_RETURN_TEXT_P(cstring_to_text(nk_http_reason(PG_GETARG_INT32(0))));
 }

@@ -54,15 +54,9 @@
 #include "nk_http.h"
 #include "nk_json.h"
 #include "nk_sanitize.h"
+#include "sbuf.h"
 #include "transport.h"
 #include "worker.h"
-
-/* A growable byte buffer; `failed` is set (and sticks) when out of memory. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
 
 struct out_header {
     const char *name;
@@ -93,10 +87,6 @@ struct request {
     int in_error_cb;   /* answering from civetweb's http_error callback */
 };
 
-static int sb_reserve(struct sbuf *b, size_t extra);
-static void sb_add(struct sbuf *b, const char *s, size_t n);
-static void sb_addz(struct sbuf *b, const char *s);
-static void sb_json(struct sbuf *b, const char *s, size_t n);
 static char *decode_copy(const char *in, size_t len, unsigned flags,
                          long *out_len);
 static void copy_cut(char *dst, size_t size, const char *src);
@@ -107,6 +97,13 @@ static void force_close(struct mg_connection *conn);
 static int client_keeps_alive(const struct mg_request_info *ri,
                               struct mg_connection *c);
 static int threads_scarce(void);
+/* A request body that arrived whole but is not UTF-8 text (besides the
+ * HTTP statuses read_body answers with). */
+#define BODY_NOT_UTF8 (-1)
+
+/* send_problem's headers: Content-Type, then Retry-After for 503 only. */
+#define HEADERS_WITH_RETRY 2
+
 static int send_response(struct request *r, int status,
                          const struct out_header *h, size_t n, const char *body,
                          size_t body_len);
@@ -173,61 +170,6 @@ static __thread struct {
 /* How much sooner than civetweb's deadline a cut head still counts as cut
  * by it (its clock and ours are read at different moments). */
 #define HEAD_DEADLINE_SLACK_MS 100
-
-/* ---- small buffers ---------------------------------------------------- */
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (sb_reserve(b, n) != 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-sb_addz(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* Makes room for extra more bytes (plus the NUL); 0 on success. */
-static int
-sb_reserve(struct sbuf *b, size_t extra)
-{
-    size_t cap = b->cap ? b->cap : 256;
-    char *p;
-
-    if (b->failed)
-        return -1;
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* Appends s as a quoted JSON string (HTML-inert escaping, nk_json.h). */
-static void
-sb_json(struct sbuf *b, const char *s, size_t n)
-{
-    size_t need = nk_json_escape(NULL, 0, s, n);
-
-    sb_add(b, "\"", 1);
-    if (sb_reserve(b, need) != 0)
-        return;
-    nk_json_escape(b->p + b->len, b->cap - b->len, s, n);
-    b->len += need;
-    sb_add(b, "\"", 1);
-}
 
 /*
  * Percent-decodes in[0..len) with nk_percent_decode (strict: a '%' not
@@ -412,7 +354,8 @@ send_problem(struct request *r, int status, const char *code,
     if (body == NULL)
         return send_response(r, 500, h, 1, "", 0);
     nk_problem_json(body, len + 1, status, code, detail, inst, r->id);
-    rc = send_response(r, status, h, status == 503 ? 2 : 1, body, len);
+    rc = send_response(r, status, h, status == 503 ? HEADERS_WITH_RETRY : 1,
+                       body, len);
     free(body);
     return rc;
 }
@@ -883,7 +826,7 @@ handle_forward(struct request *r, int ready)
     if (rc == 0 && headers.failed)
         rc = 500;
     if (rc == 0 && !nk_utf8_valid(body, body_len))
-        rc = 1;
+        rc = BODY_NOT_UTF8;
     if (rc != 0) {
         free(headers.p);
         free(body);
@@ -902,7 +845,7 @@ handle_forward(struct request *r, int ready)
                                           "The request body did not arrive "
                                           "in time.",
                                           1);
-        if (rc == 1)
+        if (rc == BODY_NOT_UTF8)
             return answer_transport_error(
                 r, 400, "invalid_encoding",
                 "The request body is not valid UTF-8 text.", 1);

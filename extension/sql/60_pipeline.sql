@@ -113,7 +113,7 @@ $$;
 -- class's x00 (RFC 9110, section 15): 499 is 'Bad Request'.
 CREATE FUNCTION @extschema@.http_reason(status int)
 RETURNS text
-AS 'MODULE_PATHNAME', 'namaskah_http_reason'
+AS 'MODULE_PATHNAME', 'nk_sql_http_reason'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- The RFC 9457 body every error uses. namaskahd writes the same bytes for
