@@ -59,8 +59,17 @@ static bool callback_registered = false;
 static bool oids_valid = false;
 static Oid keys_relid = InvalidOid;
 static Oid settings_relid = InvalidOid;
+static Oid definitions_relid = InvalidOid;
 static Oid revoked_relid = InvalidOid;
 static Oid cutoff_relid = InvalidOid;
+
+/*
+ * Bumped by every invalidation of the keys / the settings. A load keeps its
+ * result valid only if no invalidation arrived while it read (it may have
+ * read the rows from before the change that sent it).
+ */
+static uint64 keys_inval_gen = 0;
+static uint64 config_inval_gen = 0;
 
 static bool keys_valid = false;
 static jwt_cached_key keys[MAX_KEYS];
@@ -85,16 +94,22 @@ register_callback(void)
 static void
 relcache_cb(Datum arg, Oid relid)
 {
-    if (relid == InvalidOid || relid == keys_relid)
+    if (relid == InvalidOid || relid == keys_relid) {
         keys_valid = false;
-    if (relid == InvalidOid || relid == settings_relid)
+        keys_inval_gen++;
+    }
+    if (relid == InvalidOid || relid == settings_relid ||
+        relid == definitions_relid) {
         config_valid = false;
+        config_inval_gen++;
+    }
     if (relid == InvalidOid || relid == revoked_relid)
         jwt_revocation_changed(JWT_REVOKED_TOKENS);
     if (relid == InvalidOid || relid == cutoff_relid)
         jwt_revocation_changed(JWT_USER_TOKEN_CUTOFF);
     if (relid == InvalidOid || relid == keys_relid || relid == settings_relid ||
-        relid == revoked_relid || relid == cutoff_relid)
+        relid == definitions_relid || relid == revoked_relid ||
+        relid == cutoff_relid)
         oids_valid = false;
 }
 
@@ -130,6 +145,7 @@ ensure_oids(void)
         return;
     keys_relid = our_relid("signing_keys");
     settings_relid = our_relid("settings");
+    definitions_relid = our_relid("setting_definitions");
     revoked_relid = our_relid("revoked_tokens");
     cutoff_relid = our_relid("user_token_cutoff");
     oids_valid = true;
@@ -186,22 +202,23 @@ load_key(jwt_cached_key *k, HeapTuple tup, TupleDesc td)
 static void
 load_keys(void)
 {
-    uint64 i;
+    uint64 i, gen = keys_inval_gen;
 
     drop_keys();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
+    /* read_only false: a snapshot of this statement's own, taken now */
     if (SPI_execute("SELECT kid, algorithm, secret, retired_at"
                     " FROM " NK_SCHEMA ".signing_keys"
                     " ORDER BY created_at DESC, kid DESC",
-                    true, MAX_KEYS) != SPI_OK_SELECT)
+                    false, MAX_KEYS) != SPI_OK_SELECT)
         elog(ERROR, "could not read signing keys");
     for (i = 0; i < SPI_processed; i++)
         if (load_key(&keys[nkeys], SPI_tuptable->vals[i],
                      SPI_tuptable->tupdesc))
             nkeys++;
     SPI_finish();
-    keys_valid = true;
+    keys_valid = gen == keys_inval_gen;
 }
 
 /* Values and defaults are declared and bounded in setting_definitions. */
@@ -211,6 +228,7 @@ load_config(void)
     char *issuer = nk_setting_text("jwt.issuer");
     char *audience = nk_setting_text("jwt.audience");
     char *grace = nk_setting_text("jwt.key_grace_minutes");
+    uint64 gen = config_inval_gen;
 
     memset(&config, 0, sizeof(config));
     config.expire_minutes = (int)nk_setting_int("jwt.expire_minutes");
@@ -223,7 +241,7 @@ load_config(void)
         strlcpy(config.issuer, issuer, sizeof(config.issuer));
     if (audience != NULL)
         strlcpy(config.audience, audience, sizeof(config.audience));
-    config_valid = true;
+    config_valid = gen == config_inval_gen;
     /* The revocation sets are reloaded under the (maybe new) size cap. */
     jwt_revocation_reload_all();
     /* Remembered iss/aud verdicts were made under the old settings. */

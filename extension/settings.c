@@ -41,6 +41,8 @@ typedef struct setting_entry {
 static setting_entry entries[MAX_SETTINGS];
 static int n_entries;
 static bool entries_valid;
+/* Bumped by every invalidation: a load that saw one arrive stays invalid. */
+static uint64 settings_gen;
 static bool callback_registered;
 static Oid settings_relid = InvalidOid;
 static Oid definitions_relid = InvalidOid;
@@ -55,8 +57,10 @@ static void
 relcache_cb(Datum arg, Oid relid)
 {
     if (relid == InvalidOid || relid == settings_relid ||
-        relid == definitions_relid)
+        relid == definitions_relid) {
         entries_valid = false;
+        settings_gen++;
+    }
 }
 
 static void
@@ -84,11 +88,12 @@ load_settings(void)
     forget_settings();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
+    /* read_only false: a snapshot of this statement's own, taken now */
     if (SPI_execute("SELECT d.name, coalesce(s.value, d.default_value)"
                     " FROM " NK_SCHEMA ".setting_definitions d"
                     " LEFT JOIN " NK_SCHEMA ".settings s"
                     " ON s.name OPERATOR(pg_catalog.=) d.name",
-                    true, MAX_SETTINGS + 1) != SPI_OK_SELECT)
+                    false, MAX_SETTINGS + 1) != SPI_OK_SELECT)
         elog(ERROR, "could not read namaskah.settings");
     if (SPI_processed > MAX_SETTINGS)
         elog(ERROR, "more than %d settings declared", MAX_SETTINGS);
@@ -104,7 +109,6 @@ load_settings(void)
         n_entries++;
     }
     SPI_finish();
-    entries_valid = true;
 }
 
 static void
@@ -112,6 +116,7 @@ ensure_settings(void)
 {
     Oid owner, nsp, relid;
     HeapTuple tup;
+    uint64 gen;
 
     if (!callback_registered) {
         CacheRegisterRelcacheCallback(relcache_cb, (Datum)0);
@@ -126,7 +131,10 @@ ensure_settings(void)
         elog(ERROR, "relation namaskah.settings is missing");
     owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
+    gen = settings_gen;
     nk_call_as_user(owner, load_settings);
+    /* an invalidation that arrived while reading: read again next time */
+    entries_valid = gen == settings_gen;
 }
 
 static const setting_entry *

@@ -71,6 +71,20 @@ SELECT namaskah.setting('jwt.expire_minutes') AS lifetime_again, namaskah.jwt_li
        count(*) AS rows_left
 FROM namaskah.settings;
 
+-- another backend sees a change at its next statement (the per-backend
+-- cache is dropped by the change's invalidation), and a reset
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('other', format('dbname=%s user=%s port=%s host=%s',
+    current_database(), current_user, current_setting('port'),
+    split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT * FROM dblink('other', $q$SELECT namaskah.setting('verification.ttl_minutes')$q$) AS t(v text);
+SELECT namaskah.set_setting('verification.ttl_minutes', '45');
+SELECT * FROM dblink('other', $q$SELECT namaskah.setting('verification.ttl_minutes')$q$) AS t(v text);
+SELECT namaskah.reset_setting('verification.ttl_minutes');
+SELECT * FROM dblink('other', $q$SELECT namaskah.setting('verification.ttl_minutes')$q$) AS t(v text);
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+
 -- the API role may read settings, not write them
 SELECT has_function_privilege('namaskah_api', 'namaskah.setting(text)', 'EXECUTE') AS api_reads,
        has_function_privilege('namaskah_api', 'namaskah.set_setting(text, text)', 'EXECUTE') AS api_writes,

@@ -1,7 +1,7 @@
 /*
- * nk_jwt.c — compact JWS signing and strict verification, HMAC keys with
- * precomputed pads, and the secret-quality check (pure C + libcrypto;
- * contract in nk_jwt.h). JSON is read by nk_jsonscan.c.
+ * nk_jwt.c — compact JWS signing and strict verification, and HMAC keys
+ * with precomputed pads (pure C + libcrypto; contract in nk_jwt.h). JSON is
+ * read by nk_jsonscan.c; a key's quality is judged by nk_secret.c.
  */
 #include "nk_jwt.h"
 #include "nk_base64url.h"

@@ -120,7 +120,7 @@ BEGIN
         WHEN 'integer' THEN format('a whole number from %s to %s', d.min_value, d.max_value)
         WHEN 'boolean' THEN 'on or off'
         WHEN 'origins' THEN 'empty, or comma-separated origins like https://app.example.com:8443 (never *)'
-        ELSE 'text of at most 255 characters without control characters' END;
+        ELSE 'text of at most 255 bytes (UTF-8) without control characters' END;
     valid := CASE d.type
         WHEN 'integer' THEN NEW.value ~ '^-?[0-9]{1,18}$'
             AND NEW.value::numeric BETWEEN d.min_value AND d.max_value
@@ -128,7 +128,7 @@ BEGIN
         WHEN 'origins' THEN NEW.value = '' OR NOT EXISTS (
             SELECT FROM unnest(string_to_array(replace(NEW.value, ' ', ''), ',')) o
             WHERE o !~ '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$')
-        ELSE length(NEW.value) <= 255 AND NEW.value !~ '[[:cntrl:]]' END;
+        ELSE octet_length(NEW.value) <= 255 AND NEW.value !~ '[[:cntrl:]]' END;
     IF NOT valid THEN
         RAISE EXCEPTION 'invalid value for setting "%"', NEW.name
             USING ERRCODE = 'invalid_parameter_value',

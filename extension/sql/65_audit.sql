@@ -305,7 +305,8 @@ BEGIN
         subject := answer.subject;
         headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
-    IF @extschema@.setting('audit.enabled') = 'on' THEN
+    -- anything but an explicit 'off' audits (fail closed)
+    IF @extschema@.setting('audit.enabled') IS DISTINCT FROM 'off' THEN
         consumed := @extschema@.rate_limit_consumed();
         PERFORM @extschema@.audit_append(request_id,
             @extschema@.audit_actor(subject, client_addr),

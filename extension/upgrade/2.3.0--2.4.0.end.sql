@@ -11,7 +11,7 @@ BEGIN
         RETURN;
     END IF;
     DROP TABLE IF EXISTS namaskah_holding.rate_limit_state, namaskah_holding.rate_limit_epoch,
-        namaskah_holding._meta;
+        namaskah_holding.setting_definitions, namaskah_holding._meta;
     SELECT string_agg(c.relname, ', ' ORDER BY c.relname) INTO left_over
     FROM pg_catalog.pg_class c
     WHERE c.relnamespace = 'namaskah_holding'::regnamespace AND c.relkind = 'r';

@@ -75,4 +75,4 @@ ALTER TABLE namaskah_holding.verifications_24 RENAME TO verifications;
 DROP SCHEMA namaskah_v23;
 
 -- restore_held.sql follows (the same code scripts/restore_backup runs).
-SELECT pg_catalog.set_config('namaskah.restore_exclude', 'rate_limit_state,rate_limit_epoch', true);
+SELECT pg_catalog.set_config('namaskah.restore_exclude', 'rate_limit_state,rate_limit_epoch,setting_definitions', true);

@@ -16,13 +16,15 @@
 -- fails and nothing is changed). Held sequence values (table _sequences) are
 -- set back. Restored tables are dropped from the holding schema; tables named
 -- in the setting namaskah.restore_exclude (comma-separated; default
--- rate_limit_state and rate_limit_epoch, whose contents are ephemeral) are left there, as are
+-- rate_limit_state and rate_limit_epoch, whose contents are ephemeral, and
+-- setting_definitions, which belongs to the release) are left there, as are
 -- tables without a counterpart.
 DO $restore$
 DECLARE
     hs constant text := 'namaskah_holding';
     exclude text[] := string_to_array(coalesce(nullif(
-        current_setting('namaskah.restore_exclude', true), ''), 'rate_limit_state,rate_limit_epoch'), ',');
+        current_setting('namaskah.restore_exclude', true), ''),
+        'rate_limit_state,rate_limit_epoch,setting_definitions'), ',');
     pending text[];
     still text[];
     t text;
