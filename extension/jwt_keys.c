@@ -9,10 +9,10 @@
  * statement trigger on both tables, and on the two revocation tables
  * (namaskah.jwt_cache_invalidate), asks for one; every backend's relcache
  * callback, registered here for all four, then drops its copy and reloads
- * on the next call (a revocation table: jwt_revocation.c's set). Any of the
- * four changing also makes the table oids be looked up again (a dropped and
- * re-created extension has new ones), and that reloads the keys and the
- * settings as well: so a revocation, too, moves the settings' generation.
+ * on the next call (a revocation table: jwt_revocation.c's set). Any of them
+ * changing also makes the table oids be looked up again (a dropped and
+ * re-created extension has new ones); only what got a new oid is reloaded
+ * for that, so a revocation reloads its set and nothing else.
  *
  * The settings' generation (jwt_settings_generation) is how the payload
  * memory of jwt.c learns that what it remembered was judged under other
@@ -137,21 +137,44 @@ our_relid(const char *name)
     return relid;
 }
 
+/*
+ * After an invalidation of one of our tables the relation ids are looked up
+ * again (a dropped and re-created extension has new ones), but only what
+ * changed is reloaded: an ordinary revocation invalidates its own table and
+ * must not also reload the keys and settings and, through config_gen, empty
+ * every backend's verified-payload memory.
+ */
 static void
 ensure_oids(void)
 {
+    Oid keys, settings, definitions, revoked, cutoff;
+
     register_callback();
     if (oids_valid)
         return;
-    keys_relid = our_relid("signing_keys");
-    settings_relid = our_relid("settings");
-    definitions_relid = our_relid("setting_definitions");
-    revoked_relid = our_relid("revoked_tokens");
-    cutoff_relid = our_relid("user_token_cutoff");
+    keys = our_relid("signing_keys");
+    settings = our_relid("settings");
+    definitions = our_relid("setting_definitions");
+    revoked = our_relid("revoked_tokens");
+    cutoff = our_relid("user_token_cutoff");
+    if (keys != keys_relid) {
+        keys_valid = false;
+        keys_inval_gen++;
+    }
+    if (settings != settings_relid || definitions != definitions_relid) {
+        config_valid = false;
+        config_inval_gen++;
+    }
+    if (revoked != revoked_relid)
+        jwt_revocation_changed(JWT_REVOKED_TOKENS);
+    if (cutoff != cutoff_relid)
+        jwt_revocation_changed(JWT_USER_TOKEN_CUTOFF);
+    keys_relid = keys;
+    settings_relid = settings;
+    definitions_relid = definitions;
+    revoked_relid = revoked;
+    cutoff_relid = cutoff;
     oids_valid = true;
-    /* Relation ids may have changed (extension re-created): reload all. */
-    keys_valid = false;
-    config_valid = false;
 }
 
 Oid
