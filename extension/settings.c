@@ -80,11 +80,8 @@ forget_settings(void)
 static void
 load_settings(void)
 {
-    Oid nsp = get_namespace_oid(NK_SCHEMA, false);
     uint64 i;
 
-    settings_relid = get_relname_relid("settings", nsp);
-    definitions_relid = get_relname_relid("setting_definitions", nsp);
     forget_settings();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
@@ -114,7 +111,7 @@ load_settings(void)
 static void
 ensure_settings(void)
 {
-    Oid owner, nsp, relid;
+    Oid owner, nsp;
     HeapTuple tup;
     uint64 gen;
 
@@ -124,9 +121,11 @@ ensure_settings(void)
     }
     if (entries_valid)
         return;
+    /* (looked up again at each load: a re-created extension has new ids) */
     nsp = get_namespace_oid(NK_SCHEMA, false);
-    relid = get_relname_relid("settings", nsp);
-    tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    settings_relid = get_relname_relid("settings", nsp);
+    definitions_relid = get_relname_relid("setting_definitions", nsp);
+    tup = SearchSysCache1(RELOID, ObjectIdGetDatum(settings_relid));
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "relation namaskah.settings is missing");
     owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;

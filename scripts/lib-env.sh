@@ -97,9 +97,10 @@ require_var() { # name
     [ -n "${!1:-}" ] || { echo "${0##*/}: $1 is not set (environment or .env)" >&2; exit 1; }
 }
 
-# The database name in a postgresql:// URL (empty when it names none).
-database_of_url() { # url
-    /usr/bin/python3 -c 'import sys, urllib.parse as u; print(u.unquote(u.urlsplit(sys.argv[1]).path.lstrip("/")))' "$1"
+# "host<TAB>port<TAB>database" of a postgresql:// URL (localhost and 5432
+# when it names none; the database empty when it names none).
+url_parts() { # url
+    /usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "localhost", p.port or 5432, u.unquote(p.path.lstrip("/")), sep="\t")' "$1"
 }
 
 # Chooses the server an operator script reaches as a superuser, exports the
@@ -114,10 +115,12 @@ database_of_url() { # url
 # ADMIN_DATABASE_URL's, else DATABASE_URL's, else PGDATABASE. Returns 1,
 # having said why, when there is no server to use.
 use_admin_server() { # script-name [database]
-    local me=$1 wanted=${2:-} top dev_port url_host url_port
+    local me=$1 wanted=${2:-} top dev_port url_host= url_port=
     top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     admin_database=
-    if [ -n "${DATABASE_URL:-}" ]; then admin_database=$(database_of_url "$DATABASE_URL"); fi
+    if [ -n "${DATABASE_URL:-}" ]; then
+        IFS=$'\t' read -r url_host url_port admin_database < <(url_parts "$DATABASE_URL")
+    fi
     if [ -n "${ADMIN_DATABASE_URL:-}" ]; then
         eval "$(/usr/bin/python3 - "$ADMIN_DATABASE_URL" <<'PY'
 import shlex, sys, urllib.parse as u
@@ -137,11 +140,10 @@ PY
     elif [ -n "${PGHOST:-}" ]; then
         echo "$me: using database ${wanted:-${admin_database:-${PGDATABASE:-}}} on ${PGHOST}:${PGPORT:-5432} (libpq environment)" >&2
     elif dev_port=$(dev_cluster_port "$top/.run/pg") &&
-        { [ -z "${DATABASE_URL:-}" ] || url_points_at_local_port "$DATABASE_URL" "$dev_port"; }; then
+        { [ -z "${DATABASE_URL:-}" ] || points_at_local_port "$url_host" "$url_port" "$dev_port"; }; then
         export PGHOST=$top/.run/pg PGPORT=$dev_port PGUSER=postgres
         echo "$me: using database ${wanted:-${admin_database:-${PGDATABASE:-}}} on the development cluster in .run/pg (port $dev_port)" >&2
     elif [ -n "${DATABASE_URL:-}" ]; then
-        read -r url_host url_port < <(/usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "localhost", p.port or 5432)' "$DATABASE_URL")
         export PGHOST=$url_host PGPORT=$url_port
         echo "$me: using database ${wanted:-$admin_database} on $url_host:$url_port (from DATABASE_URL) as ${PGUSER:-$(id -un)}; set ADMIN_DATABASE_URL for another superuser" >&2
     else
@@ -160,8 +162,8 @@ dev_cluster_port() { # dir
     echo "$port"
 }
 
-url_points_at_local_port() { # url port
-    /usr/bin/python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); sys.exit(0 if (p.hostname or "localhost") in ("127.0.0.1", "localhost", "::1") and str(p.port or 5432) == sys.argv[2] else 1)' "$1" "$2"
+points_at_local_port() { # host port wanted-port
+    case $1 in 127.0.0.1 | localhost | ::1) [ "$2" = "$3" ] ;; *) return 1 ;; esac
 }
 
 # The namaskahd that judges secrets: $NAMASKAHD_BIN, this checkout's
