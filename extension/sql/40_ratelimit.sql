@@ -323,3 +323,16 @@ ALTER FUNCTION @extschema@.rate_limit_policies_forget_state() OWNER TO namaskah_
 CREATE TRIGGER rate_limit_policies_forget_state
     AFTER UPDATE OR DELETE ON @extschema@.rate_limit_policies
     FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limit_policies_forget_state();
+-- each backend's copy of the policies (extension/ratelimit.c) is dropped
+-- when the table changes
+CREATE TRIGGER rate_limit_policies_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rate_limit_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
+
+-- rate_limit_policy_info(name): a policy's scope and window, for the
+-- pipeline's admission stage (C, the same per-backend copy the decisions
+-- read); both NULL for an unknown name.
+CREATE FUNCTION @extschema@.rate_limit_policy_info(name text,
+    OUT scope text, OUT window_seconds integer)
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_policy_info'
+LANGUAGE C STABLE STRICT;

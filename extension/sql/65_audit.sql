@@ -283,7 +283,7 @@ DECLARE
     problem record;
     subject text;
     consumed jsonb;
-    answer record;
+    outcome record;
 BEGIN
     -- claims of an earlier request in the same transaction must not leak
     PERFORM set_config('request.jwt.claims', '', true);
@@ -297,12 +297,12 @@ BEGIN
             CASE WHEN problem.status = 503 THEN '{"Retry-After": "1"}'::jsonb
                  ELSE '{}' END);
     ELSE
-        answer := @extschema@.run_pipeline(method, path, query, request_headers,
+        outcome := @extschema@.run_pipeline(method, path, query, request_headers,
             request_body, client_addr, request_id);
-        status := answer.status;
-        headers := answer.headers;
-        body := answer.body;
-        subject := answer.subject;
+        status := (outcome.answer).status;
+        headers := (outcome.answer).headers;
+        body := (outcome.answer).body;
+        subject := outcome.subject;
         headers := headers || @extschema@.cors_headers(request_headers, method, headers);
     END IF;
     -- anything but an explicit 'off' audits (fail closed)
