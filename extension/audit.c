@@ -160,11 +160,11 @@ head_load(void)
     Datum values[2];
 
     if (plan_head == NULL) {
-        SPIPlanPtr p = SPI_prepare(
-            "SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
-            "WHERE a.chain_id = $1 AND a.logged_at >= $2 "
-            "ORDER BY a.seq DESC LIMIT 1",
-            2, types);
+        SPIPlanPtr p =
+            SPI_prepare("SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
+                        "WHERE a.chain_id = $1 AND a.logged_at >= $2 "
+                        "ORDER BY a.seq DESC LIMIT 1",
+                        2, types);
 
         if (p == NULL || SPI_keepplan(p) != 0)
             elog(ERROR, "preparing the audit head query failed");
@@ -222,8 +222,8 @@ partitions_cover(TimestampTz now)
             SPI_OK_SELECT ||
         SPI_processed != 1)
         elog(ERROR, "creating the audit log's partitions failed");
-    until = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-                          &isnull);
+    until =
+        SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     covered_until = isnull ? 0 : DatumGetTimestampTz(until);
 }
 
