@@ -159,17 +159,12 @@ head_load(void)
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
     Datum values[2];
 
-    if (plan_head == NULL) {
-        SPIPlanPtr p =
-            SPI_prepare("SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
-                        "WHERE a.chain_id = $1 AND a.logged_at >= $2 "
-                        "ORDER BY a.seq DESC LIMIT 1",
-                        2, types);
-
-        if (p == NULL || SPI_keepplan(p) != 0)
-            elog(ERROR, "preparing the audit head query failed");
-        plan_head = p;
-    }
+    if (plan_head == NULL)
+        plan_head = nk_prepare_kept(
+            "SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
+            "WHERE a.chain_id = $1 AND a.logged_at >= $2 "
+            "ORDER BY a.seq DESC LIMIT 1",
+            2, types, 0, "the audit head query");
     values[0] = UUIDPGetDatum(chain_id_get());
     values[1] = TimestampTzGetDatum(chain_started - USECS_PER_DAY);
     if (SPI_execute_plan(plan_head, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -209,14 +204,10 @@ partitions_cover(TimestampTz now)
 
     if (now + USECS_PER_DAY < covered_until)
         return;
-    if (plan_maintain == NULL) {
-        SPIPlanPtr p = SPI_prepare(
-            "SELECT " NK_SCHEMA ".audit_partitions_maintain()", 0, NULL);
-
-        if (p == NULL || SPI_keepplan(p) != 0)
-            elog(ERROR, "preparing the audit partition check failed");
-        plan_maintain = p;
-    }
+    if (plan_maintain == NULL)
+        plan_maintain =
+            nk_prepare_kept("SELECT " NK_SCHEMA ".audit_partitions_maintain()",
+                            0, NULL, 0, "the audit partition check");
     maintained_in_xact = true;
     if (SPI_execute_plan(plan_maintain, NULL, NULL, false, 1) !=
             SPI_OK_SELECT ||
@@ -355,19 +346,14 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     values[COL_PREV_HASH] = PointerGetDatum(prev);
     values[COL_HASH] = PointerGetDatum(hashed);
 
-    if (plan_insert == NULL) {
-        SPIPlanPtr p = SPI_prepare(
+    if (plan_insert == NULL)
+        plan_insert = nk_prepare_kept(
             "INSERT INTO " NK_SCHEMA
             ".audit_log (id, chain_id, seq, logged_at, "
             "request_id, actor, method, route, status, outcome, duration_ms, "
             "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
             "$8, $9, $10, $11, $12, $13, $14)",
-            AUDIT_COLUMNS, types);
-
-        if (p == NULL || SPI_keepplan(p) != 0)
-            elog(ERROR, "preparing the audit insert failed");
-        plan_insert = p;
-    }
+            AUDIT_COLUMNS, types, 0, "the audit insert");
     for (i = 0; i < AUDIT_COLUMNS; i++)
         spi_nulls[i] = nulls[i] ? 'n' : ' ';
     spi_nulls[AUDIT_COLUMNS] = '\0';

@@ -15,6 +15,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 
@@ -69,4 +70,23 @@ nk_sql_cache_invalidate(PG_FUNCTION_ARGS)
         elog(ERROR, "cache_invalidate must be called as a trigger");
     CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
     PG_RETURN_POINTER(NULL);
+}
+
+SPIPlanPtr
+nk_prepare_kept(const char *sql, int nargs, Oid *argtypes, int cursor_options,
+                const char *what)
+{
+    int nest = NewGUCNestLevel();
+    SPIPlanPtr plan;
+
+    (void)set_config_option("search_path", NK_SEARCH_PATH, PGC_USERSET,
+                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+    AtEOXact_GUC(true, nest);
+    if (plan == NULL)
+        elog(ERROR, "preparing %s failed: %s", what,
+             SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0)
+        elog(ERROR, "keeping the plan of %s failed", what);
+    return plan;
 }

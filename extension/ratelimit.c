@@ -49,6 +49,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/itemptr.h"
+#include "optimizer/cost.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -148,18 +149,37 @@ static SPIPlanPtr
 rl_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes,
         int cursor_options)
 {
-    if (*slot == NULL) {
-        SPIPlanPtr plan =
-            SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
-
-        if (plan == NULL)
-            elog(ERROR, "SPI_prepare failed for rate-limit statement: %s",
-                 SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(plan) != 0)
-            elog(ERROR, "SPI_keepplan failed");
-        *slot = plan;
-    }
+    if (*slot == NULL)
+        *slot = nk_prepare_kept(sql, nargs, argtypes, cursor_options,
+                                "a rate-limit statement");
     return *slot;
+}
+
+/*
+ * Runs a kept plan with sequential scans off: a plan (re)made while the
+ * state table is empty (after a crash, in a fresh database) would otherwise
+ * scan it whole, and a generic plan is kept for every later call as the
+ * table grows. The planner's variable is set for the call and restored,
+ * not the setting: a configuration save and restore on every call is what
+ * a SET clause on the SQL functions cost.
+ */
+static int
+rl_execute(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
+{
+    bool saved = enable_seqscan;
+    volatile int rc;
+
+    enable_seqscan = false;
+    PG_TRY();
+    {
+        rc = SPI_execute_plan(plan, values, nulls, false, count);
+    }
+    PG_FINALLY();
+    {
+        enable_seqscan = saved;
+    }
+    PG_END_TRY();
+    return rc;
 }
 
 /* Every nk_rl_error becomes an SQL error here and nowhere else. */
@@ -356,7 +376,7 @@ rl_read_slots(rl_call *c)
                    2, argtypes, 0);
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state lookup failed: %s",
              SPI_result_code_string(rc));
@@ -407,7 +427,7 @@ rl_lock_slot(rl_call *c, int slot, bool skip_locked, rl_state_row *out)
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
     values[2] = Int16GetDatum((int16)slot);
-    rc = SPI_execute_plan(plan, values, NULL, false, 1);
+    rc = rl_execute(plan, values, NULL, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state lookup failed: %s",
              SPI_result_code_string(rc));
@@ -461,7 +481,7 @@ rl_insert_state(rl_call *c, int slot, const nk_rl_result *r)
                    " ON CONFLICT (policy, key, slot) DO NOTHING",
                    7, rl_state_types, 0);
     rl_state_values(c, slot, r, values);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "rate-limit state insert failed: %s",
              SPI_result_code_string(rc));
@@ -481,7 +501,7 @@ rl_update_state(rl_call *c, int slot, const nk_rl_result *r)
                    " WHERE policy = $1 AND key = $2 AND slot = $3",
                    7, rl_state_types, 0);
     rl_state_values(c, slot, r, values);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "rate-limit state update failed: %s",
              SPI_result_code_string(rc));
@@ -513,7 +533,7 @@ rl_cleanup(TimestampTz now)
         " LIMIT " CppAsString2(RL_CLEANUP_ROWS) " FOR UPDATE SKIP LOCKED",
         1, argtypes, 0);
     values[0] = TimestampTzGetDatum(now);
-    rc = SPI_execute_plan(plan, values, NULL, false, RL_CLEANUP_ROWS);
+    rc = rl_execute(plan, values, NULL, RL_CLEANUP_ROWS);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state cleanup failed: %s",
              SPI_result_code_string(rc));
@@ -530,7 +550,7 @@ rl_cleanup(TimestampTz now)
                    1, tidtype, 0);
     for (i = 0; i < found; i++) {
         values[0] = PointerGetDatum(&tids[i]);
-        rc = SPI_execute_plan(plan, values, NULL, false, 0);
+        rc = rl_execute(plan, values, NULL, 0);
         if (rc != SPI_OK_DELETE)
             elog(ERROR, "rate-limit state cleanup failed: %s",
                  SPI_result_code_string(rc));

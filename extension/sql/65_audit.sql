@@ -286,8 +286,9 @@ CREATE FUNCTION @extschema@.audit_append(request_id text, actor text, method tex
     route text, status int, outcome text, duration_ms int, details jsonb)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'nk_sql_audit_append'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
+-- (no SET clause: its statements are prepared under a pinned search_path,
+-- extension/namaskah.h NK_SEARCH_PATH)
 ALTER FUNCTION @extschema@.audit_append(text, text, text, text, int, text, int, jsonb)
     OWNER TO namaskah_auditor;
 
