@@ -385,6 +385,7 @@ GOOD_URL = "postgresql://namaskah_frontend:Hunter2Secret@127.0.0.1:5432/namaskah
     ({"DATABASE_URL": GOOD_URL, "MAX_BODY_BYTES": "1e6"}, "MAX_BODY_BYTES"),
     ({"DATABASE_URL": GOOD_URL, "TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}, "TRUSTED_PROXIES"),
     ({"DATABASE_URL": GOOD_URL, "LOG_LEVEL": "verbose"}, "LOG_LEVEL"),
+    ({"DATABASE_URL": GOOD_URL, "DB_STATEMENTS": "prepared"}, "DB_STATEMENTS"),
 ])
 def test_bad_config_exits_2_naming_the_variable(nk_bin, env, variable):
     env = dict(env, SECRET_KEY="UnrelatedSecretValue", JWT_SECRET_KEY="OtherSecretValue")
@@ -967,3 +968,16 @@ def test_zz_database_down_gives_fast_503_then_recovers(base_url, db):
             time.sleep(0.1)
     assert ok >= 40, "did not recover within 10 s"
     assert db("SELECT 1") == "1"
+
+
+def test_unnamed_statements_answer_like_named(instance):
+    """DB_STATEMENTS=unnamed (for pgbouncer in transaction mode) answers as
+    the default does, and the config line says which is in use; that it
+    survives transaction pooling is test/topology/caches.py's part."""
+    inst = instance({"DB_STATEMENTS": "unnamed"})
+    for _ in range(3):
+        r = requests.get(inst.url + "/api/version", timeout=10)
+        assert r.status_code == 200, r.text
+    r = requests.get(inst.url + "/api/auth/me", headers={"Authorization": "Bearer x.y.z"}, timeout=10)
+    assert r.status_code == 401
+    assert '"db_statements":"unnamed"' in inst.log.path.read_text(errors="replace")
