@@ -90,7 +90,8 @@ LUA
 
 # Adds one wrk run's req/s and p99 to the totals of name/path.
 run() { # name path [lua]
-    local port_var=port_$1 out=$work/$1-$(basename "$2").wrk
+    local port_var=port_$1 out
+    out=$work/$1-$(basename "$2").wrk
     wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency ${3:+-s "$3"} "http://127.0.0.1:${!port_var}$2" >"$out" 2>&1
     awk '/Requests\/sec/ {print $2}' "$out" >>"$work/$1-$(basename "$2").rps"
     awk '$1 == "99.000%" || $1 == "99%" {v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else if (v ~ /s$/) v = v * 1000; print v}' \
@@ -103,7 +104,7 @@ for path in /api/version /api/auth/me; do
     lua=
     [ "$path" = /api/auth/me ] && lua=$work/me.lua
     for _ in 1 2; do
-        for name in named unnamed pgbouncer; do run "$name" "$path" $lua; done
+        for name in named unnamed pgbouncer; do run "$name" "$path" "$lua"; done
     done
     base=$(mean "$work/named-$(basename "$path").rps")
     for name in named unnamed pgbouncer; do
