@@ -306,7 +306,9 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     bytea *prev, *hashed;
     int64 id;
     size_t i;
+    int path_nest;
 
+    path_nest = nk_pin_search_path(); /* SECURITY DEFINER without SET */
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     if (!head_valid)
@@ -361,6 +363,7 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
         SPI_OK_INSERT)
         elog(ERROR, "writing the audit record failed");
     SPI_finish();
+    nk_unpin_search_path(path_nest);
     head_seq++;
     memcpy(head_hash, hash, NK_AUDIT_HASH_LEN);
     PG_RETURN_INT64(id);

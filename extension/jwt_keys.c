@@ -8,11 +8,12 @@
  * settings table changes. Plain DML sends no relcache invalidation, so a
  * statement trigger on both tables, and on the two revocation tables
  * (namaskah.cache_invalidate), asks for one; every backend's relcache
- * callback, registered here for all four, then drops its copy and reloads
- * on the next call (a revocation table: jwt_revocation.c's set). Any of them
- * changing also makes the table oids be looked up again (a dropped and
- * re-created extension has new ones); only what got a new oid is reloaded
- * for that, so a revocation reloads its set and nothing else.
+ * callback (the module's, namaskah.c, which calls
+ * jwt_keys_relcache_changed) then drops its copy and reloads on the next call
+ * (a revocation table: jwt_revocation.c's set). Any of them changing also makes
+ * the table oids be looked up again (a dropped and re-created extension has new
+ * ones); only what got a new oid is reloaded for that, so a revocation reloads
+ * its set and nothing else.
  *
  * The settings' generation (jwt_settings_generation) is how the payload
  * memory of jwt.c learns that what it remembered was judged under other
@@ -43,8 +44,6 @@
 
 #define MAX_KEYS 64
 
-static void register_callback(void);
-static void relcache_cb(Datum arg, Oid relid);
 static Oid our_relid(const char *name);
 static void ensure_oids(void);
 static void drop_keys(void);
@@ -54,7 +53,6 @@ static void load_config(void);
 static void secret_error(nk_secret_status st, nk_jwt_alg alg)
     pg_attribute_noreturn();
 
-static bool callback_registered = false;
 static bool oids_valid = false;
 static Oid keys_relid = InvalidOid;
 static Oid settings_relid = InvalidOid;
@@ -80,18 +78,10 @@ static uint64 config_gen = 1;
 
 /* ---- invalidation -------------------------------------------------------- */
 
-static void
-register_callback(void)
-{
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(relcache_cb, (Datum)0);
-        callback_registered = true;
-    }
-}
-
-/* InvalidOid means "everything"; a dropped table also lands here. */
-static void
-relcache_cb(Datum arg, Oid relid)
+/* From the module's relcache callback (namaskah.c). InvalidOid means
+ * "everything"; a dropped table also lands here. */
+void
+jwt_keys_relcache_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == keys_relid) {
         keys_valid = false;
@@ -135,7 +125,6 @@ ensure_oids(void)
 {
     Oid keys, settings, definitions, revoked, cutoff;
 
-    register_callback();
     if (oids_valid)
         return;
     keys = our_relid("signing_keys");
@@ -227,7 +216,7 @@ load_keys(void)
                      SPI_tuptable->tupdesc))
             nkeys++;
     SPI_finish();
-    keys_valid = gen == keys_inval_gen;
+    keys_valid = nk_cache_load_keeps(gen, keys_inval_gen);
 }
 
 /* Values and defaults are declared and bounded in setting_definitions. */
@@ -250,7 +239,7 @@ load_config(void)
         strlcpy(config.issuer, issuer, sizeof(config.issuer));
     if (audience != NULL)
         strlcpy(config.audience, audience, sizeof(config.audience));
-    config_valid = gen == config_inval_gen;
+    config_valid = nk_cache_load_keeps(gen, config_inval_gen);
     /* The revocation sets are reloaded under the (maybe new) size cap. */
     jwt_revocation_reload_all();
     /* Remembered iss/aud verdicts were made under the old settings. */

@@ -8,13 +8,16 @@
  * backend loads it, registers the transaction callbacks of the audit chain and
  * the rate-limit journal: registered any later (say inside a subtransaction),
  * they would miss the start of a subtransaction whose abort they must see. It
- * also holds the few helpers every wrapper file may use (namaskah.h), and the
- * trigger that keeps the per-backend caches current (cache_invalidate).
+ * also registers the module's one relcache callback, which tells every
+ * per-backend cache that a table changed, and holds the trigger that sends
+ * those invalidations (cache_invalidate) and the few helpers every wrapper file
+ * may use (namaskah.h).
  */
 #include "postgres.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -27,11 +30,23 @@ PG_MODULE_MAGIC;
 
 void _PG_init(void);
 
+/* Every per-backend cache learns here that a table changed (namaskah.h). */
+static void
+relcache_changed(Datum arg, Oid relid)
+{
+    jwt_keys_relcache_changed(relid);
+    secret_relcache_changed(relid);
+    settings_relcache_changed(relid);
+    routes_relcache_changed(relid);
+    rate_limit_policies_relcache_changed(relid);
+}
+
 void
 _PG_init(void)
 {
     audit_register_callbacks();
     rl_journal_register_callbacks();
+    CacheRegisterRelcacheCallback(relcache_changed, (Datum)0);
 }
 
 void
@@ -89,4 +104,25 @@ nk_prepare_kept(const char *sql, int nargs, Oid *argtypes, int cursor_options,
     if (SPI_keepplan(plan) != 0)
         elog(ERROR, "keeping the plan of %s failed", what);
     return plan;
+}
+
+int
+nk_pin_search_path(void)
+{
+    int nest;
+
+    if (namespace_search_path != NULL &&
+        strcmp(namespace_search_path, NK_SEARCH_PATH) == 0)
+        return -1;
+    nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", NK_SEARCH_PATH, PGC_USERSET,
+                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    return nest;
+}
+
+void
+nk_unpin_search_path(int nest_level)
+{
+    if (nest_level >= 0)
+        AtEOXact_GUC(true, nest_level);
 }

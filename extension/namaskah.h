@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 
 /*
@@ -28,14 +29,51 @@
 void nk_call_as_user(Oid user, void (*fn)(void));
 
 /*
- * The search_path every statement of the C code is parsed under. Its kept
- * plans carry the path they were made under (PostgreSQL re-analyzes a plan
- * called under another path), and the SQL functions that run them carry no
- * SET clause: a SET clause is a configuration save and restore on every
- * call, some 10 us, and the pipeline that calls them has pinned this path
- * already.
+ * The per-backend caches' halves of the module's one relcache callback
+ * (namaskah.c registers it at load: PostgreSQL 15 has room for only ten in
+ * a backend, core's included). Each drops what it holds of relid's table;
+ * InvalidOid means every table.
+ */
+void jwt_keys_relcache_changed(Oid relid);
+void secret_relcache_changed(Oid relid);
+void settings_relcache_changed(Oid relid);
+void routes_relcache_changed(Oid relid);
+void rate_limit_policies_relcache_changed(Oid relid);
+
+/*
+ * Whether a cache load may be kept: no invalidation of its table arrived
+ * while it read (the generation it started at is still the current one),
+ * and it read a snapshot of its own. Under REPEATABLE READ or SERIALIZABLE
+ * SPI reads the transaction's snapshot, which may predate a change whose
+ * invalidation this backend has already taken in; such a load serves the
+ * call that made it and is read again by the next.
+ */
+static inline bool
+nk_cache_load_keeps(uint64 gen_at_start, uint64 gen_now)
+{
+    return gen_at_start == gen_now && !IsolationUsesXactSnapshot();
+}
+
+/*
+ * The search_path every statement of the C code is parsed under, and the
+ * one the SECURITY DEFINER functions pin. Three C functions on every
+ * request's path (rate_limit_peek, rate_limit_check, audit_append) pin it
+ * themselves instead of by a SET clause, which is a configuration save and
+ * restore on every call (some 10 us): nk_pin_search_path at entry compares
+ * the current path with this one (the pipeline's, so its calls pay only
+ * the compare) and sets it for the call only when they differ, and
+ * nk_unpin_search_path(its result) restores the caller's before return
+ * (an error on the way out restores it with the aborted transaction).
+ * So whatever they parse or analyze again (a kept plan called under
+ * another path is analyzed again; SPI_execute parses under the current
+ * path), they do under this path, and never find a caller's operator or
+ * function to run with the owner's rights (sql/pipeline.sql calls them
+ * under such a path).
  */
 #define NK_SEARCH_PATH "pg_catalog, pg_temp"
+
+int nk_pin_search_path(void);
+void nk_unpin_search_path(int nest_level);
 
 /*
  * Prepares sql (SPI_prepare_cursor) under NK_SEARCH_PATH and keeps the plan

@@ -226,8 +226,8 @@ rl_report_error(nk_rl_error err, const char *policy)
 /*
  * The policies, read once per backend and kept until the table changes
  * (its statement trigger cache_invalidate sends a relcache invalidation;
- * rl_policies_relcache_cb drops the copy). Every decision reads its policy,
- * and the pipeline reads the scope and window of a route's policy
+ * rate_limit_policies_relcache_changed drops the copy). Every decision reads
+ * its policy, and the pipeline reads the scope and window of a route's policy
  * (rate_limit_policy_scope): a query each time was some 20 us a request.
  * Values are kept as the table holds them and checked at each use, so a
  * bad row still fails the calls that use it, with the same errors.
@@ -244,11 +244,11 @@ static rl_policy_row *policy_rows;
 static int n_policy_rows;
 static bool policies_valid;
 static uint64 policies_gen;
-static bool policies_callback_registered;
 static Oid policies_relid = InvalidOid;
 
-static void
-rl_policies_relcache_cb(Datum arg, Oid relid)
+/* From the module's relcache callback (namaskah.c). */
+void
+rate_limit_policies_relcache_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == policies_relid) {
         policies_valid = false;
@@ -305,10 +305,6 @@ rl_find_policy(const char *name)
 {
     int i;
 
-    if (!policies_callback_registered) {
-        CacheRegisterRelcacheCallback(rl_policies_relcache_cb, (Datum)0);
-        policies_callback_registered = true;
-    }
     if (!policies_valid) {
         uint64 gen = policies_gen;
 
@@ -323,7 +319,7 @@ rl_find_policy(const char *name)
         }
         PG_END_TRY();
         /* an invalidation that arrived while reading: read again next time */
-        policies_valid = gen == policies_gen;
+        policies_valid = nk_cache_load_keeps(gen, policies_gen);
     }
     for (i = 0; i < n_policy_rows; i++)
         if (strcmp(policy_rows[i].name, name) == 0)
@@ -859,6 +855,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     nk_rl_result r;
     Datum values[5];
     bool nulls[5] = {false, false, false, false, false};
+    int path_nest;
 
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -886,6 +883,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
         elog(ERROR, "rate-limit function must return a composite type");
     tupdesc = BlessTupleDesc(tupdesc);
 
+    path_nest = nk_pin_search_path(); /* SECURITY DEFINER without SET */
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     rl_journal_ensure_state();
@@ -903,6 +901,7 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
     if (c->created)
         rl_cleanup(c->now);
     SPI_finish();
+    nk_unpin_search_path(path_nest);
     if (consume && r.allowed && c->cost > 0)
         rl_journal_note(c->policy, c->key, c->cost, c->now);
 

@@ -49,16 +49,15 @@ static route_entry *routes;
 static int n_routes;
 static bool routes_valid;
 static uint64 routes_gen; /* bumped by every invalidation */
-static bool callback_registered;
 static Oid routes_relid = InvalidOid;
 
-static void routes_relcache_cb(Datum arg, Oid relid);
 static void load_routes(void);
 static void ensure_routes(void);
 static Datum params_jsonb(const route_entry *r, const nk_route_param *values);
 
-static void
-routes_relcache_cb(Datum arg, Oid relid)
+/* From the module's relcache callback (namaskah.c). */
+void
+routes_relcache_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == routes_relid) {
         routes_valid = false;
@@ -128,10 +127,6 @@ ensure_routes(void)
 {
     uint64 gen;
 
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(routes_relcache_cb, (Datum)0);
-        callback_registered = true;
-    }
     if (routes_valid)
         return;
     gen = routes_gen;
@@ -145,7 +140,7 @@ ensure_routes(void)
         PG_RE_THROW();
     }
     PG_END_TRY();
-    routes_valid = gen == routes_gen;
+    routes_valid = nk_cache_load_keeps(gen, routes_gen);
 }
 
 /* {"name": "value", ...} of a matched route's parameters. */
@@ -181,12 +176,10 @@ PG_FUNCTION_INFO_V1(nk_sql_match_route);
 Datum
 nk_sql_match_route(PG_FUNCTION_ARGS)
 {
-    text *method_t = PG_GETARG_TEXT_PP(0);
-    text *path_t = PG_GETARG_TEXT_PP(1);
-    char *method = text_to_cstring(method_t);
-    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
-    const char *path = VARDATA_ANY(path_t);
-    size_t path_len = VARSIZE_ANY_EXHDR(path_t);
+    text *path_t;
+    char *method;
+    const char *want, *path;
+    size_t path_len;
     nk_route_param found[NK_ROUTE_MAX_PARAMS];
     Datum values[4] = {0};
     bool nulls[4] = {true, true, false, true};
@@ -196,6 +189,17 @@ nk_sql_match_route(PG_FUNCTION_ARGS)
 
     if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "match_route must return a composite type");
+    tupdesc = BlessTupleDesc(tupdesc);
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) { /* matches nothing */
+        values[2] = PointerGetDatum(construct_empty_array(TEXTOID));
+        PG_RETURN_DATUM(
+            HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+    }
+    method = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    path_t = PG_GETARG_TEXT_PP(1);
+    path = VARDATA_ANY(path_t);
+    path_len = VARSIZE_ANY_EXHDR(path_t);
     ensure_routes();
     allowed = palloc(sizeof(Datum) * Max(n_routes, 1));
     for (i = 0; i < n_routes; i++) {
@@ -217,6 +221,5 @@ nk_sql_match_route(PG_FUNCTION_ARGS)
     }
     values[2] = PointerGetDatum(
         construct_array(allowed, n_allowed, TEXTOID, -1, false, TYPALIGN_INT));
-    tupdesc = BlessTupleDesc(tupdesc);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -92,10 +93,15 @@ nk_sql_json_text(PG_FUNCTION_ARGS)
     char *doc =
         DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(0)));
     size_t len = strlen(doc);
-    size_t need = nk_json_inert(NULL, 0, doc, len);
-    text *result = (text *)palloc(VARHDRSZ + need + 1);
+    int utf8 = GetDatabaseEncoding() == PG_UTF8;
+    size_t need = nk_json_inert(NULL, 0, doc, len, utf8);
+    text *result;
 
-    nk_json_inert(VARDATA(result), need + 1, doc, len);
+    if (need > MaxAllocSize - VARHDRSZ - 1)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("JSON document too large to escape")));
+    result = (text *)palloc(VARHDRSZ + need + 1);
+    nk_json_inert(VARDATA(result), need + 1, doc, len, utf8);
     SET_VARSIZE(result, VARHDRSZ + need);
     PG_RETURN_TEXT_P(result);
 }

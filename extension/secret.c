@@ -35,19 +35,18 @@
 
 #define PSEUDONYM_BYTES 8
 
-static bool callback_registered;
 static bool key_valid;    /* key_present and key say what the table holds */
 static uint64 secret_gen; /* bumped by every invalidation of app_secret */
 static bool key_present;  /* a secret is installed */
 static unsigned char pseudonym_key[NK_MASK_HMAC_LEN];
 static Oid secret_relid = InvalidOid;
 
-static void secret_relcache_cb(Datum arg, Oid relid);
 static bool pseudonym_key_load(void);
 static text *pseudonym_of(const char *value, size_t len);
 
-static void
-secret_relcache_cb(Datum arg, Oid relid)
+/* From the module's relcache callback (namaskah.c). */
+void
+secret_relcache_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == secret_relid) {
         key_valid = false;
@@ -62,10 +61,6 @@ pseudonym_key_load(void)
     static const char purpose[] = "namaskah:pseudonym";
     uint64 gen;
 
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(secret_relcache_cb, (Datum)0);
-        callback_registered = true;
-    }
     if (key_valid)
         return key_present;
     gen = secret_gen;
@@ -97,7 +92,7 @@ pseudonym_key_load(void)
     SPI_finish();
     /* an invalidation that arrived while reading leaves the key to be read
      * again next time */
-    key_valid = gen == secret_gen;
+    key_valid = nk_cache_load_keeps(gen, secret_gen);
     return key_present;
 }
 
@@ -176,7 +171,10 @@ nk_sql_client_pseudonym(PG_FUNCTION_ARGS)
         PG_RETURN_TEXT_P(cstring_to_text(buf.data));
     }
     addr = PG_GETARG_INET_PP(0);
-    if (last_gen == secret_gen && VARSIZE_ANY(addr) == last_addr_len &&
+    /* (key_valid: the key was read after the last invalidation, so an
+     * answer kept under this generation came from this key) */
+    if (key_valid && last_gen == secret_gen &&
+        VARSIZE_ANY(addr) == last_addr_len &&
         memcmp(addr, last_addr, last_addr_len) == 0)
         PG_RETURN_TEXT_P(cstring_to_text(last_answer));
     host = TextDatumGetCString(
@@ -185,7 +183,7 @@ nk_sql_client_pseudonym(PG_FUNCTION_ARGS)
     initStringInfo(&buf);
     appendStringInfoString(&buf, "client:");
     appendBinaryStringInfo(&buf, VARDATA_ANY(ps), VARSIZE_ANY_EXHDR(ps));
-    if (VARSIZE_ANY(addr) <= sizeof(last_addr) &&
+    if (key_valid && VARSIZE_ANY(addr) <= sizeof(last_addr) &&
         (Size)buf.len < sizeof(last_answer)) {
         last_addr_len = VARSIZE_ANY(addr);
         memcpy(last_addr, addr, last_addr_len);

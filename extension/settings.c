@@ -43,18 +43,16 @@ static int n_entries;
 static bool entries_valid;
 /* Bumped by every invalidation: a load that saw one arrive stays invalid. */
 static uint64 settings_gen;
-static bool callback_registered;
 static Oid settings_relid = InvalidOid;
 static Oid definitions_relid = InvalidOid;
 
-static void relcache_cb(Datum arg, Oid relid);
 static void load_settings(void);
 static void ensure_settings(void);
 static const setting_entry *find_setting(const char *name);
 
 /* InvalidOid means "everything"; a dropped table also lands here. */
-static void
-relcache_cb(Datum arg, Oid relid)
+void
+settings_relcache_changed(Oid relid)
 {
     if (relid == InvalidOid || relid == settings_relid ||
         relid == definitions_relid) {
@@ -115,10 +113,6 @@ ensure_settings(void)
     HeapTuple tup;
     uint64 gen;
 
-    if (!callback_registered) {
-        CacheRegisterRelcacheCallback(relcache_cb, (Datum)0);
-        callback_registered = true;
-    }
     if (entries_valid)
         return;
     /* (looked up again at each load: a re-created extension has new ids) */
@@ -133,7 +127,7 @@ ensure_settings(void)
     gen = settings_gen;
     nk_call_as_user(owner, load_settings);
     /* an invalidation that arrived while reading: read again next time */
-    entries_valid = gen == settings_gen;
+    entries_valid = nk_cache_load_keeps(gen, settings_gen);
 }
 
 static const setting_entry *

@@ -161,9 +161,9 @@ WHERE n.nspname IN ('namaskah', 'api') AND c.relkind IN ('r', 'v', 'p')
   AND has_table_privilege('namaskah_frontend', c.oid, 'SELECT') ORDER BY 1;
 -- every SECURITY DEFINER function pins search_path: by a SET clause, or,
 -- for the three C functions on every request's path (where a SET clause is
--- a configuration save and restore per call), by preparing each statement
--- under NK_SEARCH_PATH (extension/namaskah.h) and naming every object with
--- its schema; none of them may be called by the API or frontend roles
+-- a configuration save and restore per call), in C at entry when the caller
+-- has not (nk_pin_search_path, extension/namaskah.h); none of them may be
+-- called by the API or frontend roles
 SELECT p.oid::regprocedure AS definer_without_search_path
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname IN ('namaskah', 'api') AND p.prosecdef
@@ -177,6 +177,37 @@ FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'namaskah'::regnamespace
   AND p.proname IN ('rate_limit_peek', 'rate_limit_check', 'audit_append')
 ORDER BY 1;
+-- ... and they do pin it: called under a path that puts a caller's schema
+-- first, their statements never use the caller's operators (no NOTICE)
+CREATE SCHEMA hijack;
+CREATE FUNCTION hijack.text_eq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'a caller''s operator ran as %', current_user;
+    RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR hijack.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hijack.text_eq);
+CREATE FUNCTION hijack.uuid_eq(a uuid, b uuid) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'a caller''s operator ran as %', current_user;
+    RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR hijack.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = hijack.uuid_eq);
+SET search_path = hijack, pg_catalog;
+SELECT allowed FROM namaskah.rate_limit_peek('default', 'hijack');
+SELECT allowed FROM namaskah.rate_limit_check('default', 'hijack');
+BEGIN;
+SELECT namaskah.audit_append('hijack', 'test', 'GET', '/hijack', 200, 'ok', 0, '{}') > 0 AS appended;
+ROLLBACK;
+SHOW search_path;
+RESET search_path;
+DROP SCHEMA hijack CASCADE;
+-- a NULL path or method matches nothing: 404
+SELECT m.route IS NULL AS no_route, m.allowed, m.path_template
+FROM namaskah.match_route('GET', NULL) m;
+SELECT (r.rejection).status FROM namaskah.stage_route('GET', NULL, 'null-path') r;
+-- the route matcher takes at most 8 path parameters; more is refused
+INSERT INTO namaskah.routes (method, path_template, target, auth)
+VALUES ('GET', '/api/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}', 'api.version(jsonb)', 'public');
 
 -- the version endpoint
 SELECT status, body::jsonb FROM pg_temp.req('GET', '/api/version');

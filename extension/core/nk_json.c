@@ -25,6 +25,8 @@ static size_t html_unit(const unsigned char *in, size_t len, char *unit,
                         size_t *consumed);
 static size_t inert_unit(const unsigned char *in, size_t len, char *unit,
                          size_t *consumed);
+static size_t inert_unit_utf8(const unsigned char *in, size_t len, char *unit,
+                              size_t *consumed);
 static size_t escape_units(unit_fn fn, char *out, size_t out_size,
                            const char *in, size_t in_len);
 
@@ -168,6 +170,7 @@ inert_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
 {
     const char *esc = NULL;
 
+    (void)len;
     *consumed = 1;
     switch (in[0]) {
     case '<':
@@ -182,12 +185,6 @@ inert_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
     case '\'':
         esc = "\\u0027";
         break;
-    case 0xE2:
-        if (len >= 3 && in[1] == 0x80 && (in[2] == 0xA8 || in[2] == 0xA9)) {
-            esc = in[2] == 0xA8 ? "\\u2028" : "\\u2029";
-            *consumed = 3;
-        }
-        break;
     }
     if (esc == NULL) {
         unit[0] = (char)in[0];
@@ -197,8 +194,24 @@ inert_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
     return 6;
 }
 
-size_t
-nk_json_inert(char *out, size_t out_size, const char *in, size_t in_len)
+/* The same for UTF-8 text: U+2028 and U+2029 (E2 80 A8/A9) escaped too. */
+static size_t
+inert_unit_utf8(const unsigned char *in, size_t len, char *unit,
+                size_t *consumed)
 {
-    return escape_units(inert_unit, out, out_size, in, in_len);
+    if (in[0] == 0xE2 && len >= 3 && in[1] == 0x80 &&
+        (in[2] == 0xA8 || in[2] == 0xA9)) {
+        memcpy(unit, in[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        *consumed = 3;
+        return 6;
+    }
+    return inert_unit(in, len, unit, consumed);
+}
+
+size_t
+nk_json_inert(char *out, size_t out_size, const char *in, size_t in_len,
+              int utf8)
+{
+    return escape_units(utf8 ? inert_unit_utf8 : inert_unit, out, out_size, in,
+                        in_len);
 }

@@ -63,6 +63,12 @@ BEGIN
             '\{([a-z_][a-z0-9_]*)\}', 'g') AS m), '{}');
     NEW.literal_segments := (SELECT count(*) FROM regexp_split_to_table(
         NEW.path_template, '/') AS s WHERE s <> '' AND s !~ '^\{');
+    -- the route matcher takes at most 8 (core/nk_route.h, NK_ROUTE_MAX_PARAMS)
+    IF cardinality(NEW.param_names) > 8 THEN
+        RAISE EXCEPTION 'route % % has more than 8 path parameters',
+            NEW.method, NEW.path_template
+            USING ERRCODE = 'check_violation';
+    END IF;
     -- A mistyped policy must not silently exempt a route: NULL means the
     -- 'default' policy, 'none' means not rate limited, anything else must exist.
     IF NEW.rate_limit_policy IS NOT NULL AND NEW.rate_limit_policy <> 'none'
@@ -287,14 +293,15 @@ $$;
 -- Route lookup: the most specific template (most literal segments) wins.
 -- route and params are NULL when no template with this method (HEAD as
 -- GET) matches; allowed lists the methods of every matching template ('{}'
--- for an unknown path), path_template is the most specific one. C
+-- for an unknown path or a NULL argument), path_template is the most
+-- specific one. C
 -- (extension/routes.c): the table is read once per backend and kept until
 -- it changes (the trigger below), and matched segment by segment.
 CREATE FUNCTION @extschema@.match_route(method text, path text,
     OUT route @extschema@.routes, OUT params jsonb, OUT allowed text[],
     OUT path_template text)
 AS 'MODULE_PATHNAME', 'nk_sql_match_route'
-LANGUAGE C STABLE STRICT;
+LANGUAGE C STABLE;
 ALTER FUNCTION @extschema@.match_route(text, text) OWNER TO namaskah_owner;
 
 -- What a request is answered: status, headers (with x-namaskah-route, the

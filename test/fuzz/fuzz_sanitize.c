@@ -105,9 +105,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Inert JSON: measured = full, a cut is a prefix, no raw < > & ' or
      * U+2028/9 left, and nothing changed when there was nothing to do. */
-    need = nk_json_inert(NULL, 0, in, len);
+    need = nk_json_inert(NULL, 0, in, len, 1);
     full = malloc(need + 1);
-    if (nk_json_inert(full, need + 1, in, len) != need ||
+    if (nk_json_inert(full, need + 1, in, len, 1) != need ||
         memchr(full, '<', need) || memchr(full, '>', need) ||
         memchr(full, '&', need) || memchr(full, '\'', need) ||
         memmem(full, need, "\xe2\x80\xa8", 3) ||
@@ -116,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     cut = data[0] % (need + 1) + 1;
     out = malloc(cut);
-    if (nk_json_inert(out, cut, in, len) != need ||
+    if (nk_json_inert(out, cut, in, len, 1) != need ||
         strncmp(out, full, strlen(out)) != 0)
         abort();
     free(out);

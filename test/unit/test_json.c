@@ -131,20 +131,23 @@ test_inert(void)
     static const char doc[] =
         "{\"a\": \"<b>&'\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xa7\"}";
 
-    nk_json_inert(out, sizeof(out), doc, sizeof(doc) - 1);
+    nk_json_inert(out, sizeof(out), doc, sizeof(doc) - 1, 1);
     CHECK_STREQ(out, "{\"a\": \"\\u003cb\\u003e\\u0026\\u0027\\u2028\\u2029"
                      "\xe2\x80\xa7\"}");
-    CHECK(nk_json_inert(NULL, 0, doc, sizeof(doc) - 1) == strlen(out));
+    CHECK(nk_json_inert(NULL, 0, doc, sizeof(doc) - 1, 1) == strlen(out));
     /* nothing to do: the same bytes */
-    nk_json_inert(out, sizeof(out), "{\"k\": [1, \"caf\xc3\xa9\"]}", 19);
+    nk_json_inert(out, sizeof(out), "{\"k\": [1, \"caf\xc3\xa9\"]}", 19, 1);
     CHECK_STREQ(out, "{\"k\": [1, \"caf\xc3\xa9\"]}");
     /* a lone 0xE2 at the end is copied */
-    CHECK(nk_json_inert(out, sizeof(out), "\xe2\x80", 2) == 2);
+    CHECK(nk_json_inert(out, sizeof(out), "\xe2\x80", 2, 1) == 2);
     /* cut between units, never inside an escape */
-    CHECK(nk_json_inert(small, sizeof(small), "a<b", 3) == 8);
+    CHECK(nk_json_inert(small, sizeof(small), "a<b", 3, 1) == 8);
     CHECK_STREQ(small, "a\\u003c");
-    CHECK(nk_json_inert(small, 7, "a<b", 3) == 8);
+    CHECK(nk_json_inert(small, 7, "a<b", 3, 1) == 8);
     CHECK_STREQ(small, "a");
+    /* not UTF-8: E2 80 A8 are three other characters, left alone */
+    nk_json_inert(out, sizeof(out), "\"\xe2\x80\xa8<\"", 6, 0);
+    CHECK_STREQ(out, "\"\xe2\x80\xa8\\u003c\"");
 }
 
 int
