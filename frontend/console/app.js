@@ -139,7 +139,8 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
         var detail = data && data.detail ? data.detail : 'The server answered ' + res.status + '.';
-        if (res.status === 401 && session.token) {
+        var ended = res.status === 401 && session.token !== null;
+        if (ended) {
           endSession('Your session has ended (' + detail + ') Please log in again.');
         } else if (res.status === 429) {
           var wait = parseInt(res.headers.get('Retry-After') || '', 10);
@@ -147,7 +148,9 @@
         } else if (data && Array.isArray(data.errors) && data.errors.length) {
           detail += ' (' + data.errors.map(function (e) { return e.field + ': ' + e.code; }).join(', ') + ')';
         }
-        throw new ApiError(res.status, data, detail);
+        var err = new ApiError(res.status, data, detail);
+        err.sessionEnded = ended;  // its message is already on screen
+        throw err;
       });
     }, function () {
       throw new ApiError(0, null, 'The server could not be reached.');
@@ -156,7 +159,7 @@
 
   function failed(err) {
     if (err instanceof ApiError) {
-      if (err.status !== 401 || !session.token) say(err.message, true);
+      if (!err.sessionEnded) say(err.message, true);
     } else {
       say('Something went wrong in the console: ' + err, true);
     }
@@ -348,7 +351,7 @@
         state.next = page.next_cursor;
         list.replaceChildren(table(['Email (masked)', 'Phone (masked)', 'Role', 'Locked', 'Failed logins', 'Created', 'Action'],
           page.items.map(function (u) {
-            return h('tr', null, td(u.email, 'text'), td(u.phone, 'text'), td(u.role),
+            return h('tr', { 'data-id': u.id }, td(u.email, 'text'), td(u.phone, 'text'), td(u.role),
               td(u.locked ? 'until ' + (u.locked_until === 'infinity' ? 'unlocked' : when(u.locked_until)) : 'no'),
               td(u.failed_logins), td(when(u.created_at)),
               h('td', null, h('button', { type: 'button', class: u.locked ? 'secondary' : 'danger',
@@ -359,6 +362,15 @@
     }
     show('Users', list);
     load();
+  }
+
+  // An audit record's details, one "key: value" line each; strings as they
+  // are (text, never markup), anything else as JSON.
+  function detailLines(details) {
+    return Object.keys(details || {}).map(function (k) {
+      var v = details[k];
+      return k + ': ' + (typeof v === 'string' ? v : JSON.stringify(v));
+    }).join('\n');
   }
 
   function pageAudit() {
@@ -398,7 +410,7 @@
           page.items.map(function (a) {
             return h('tr', null, td(a.id), td(when(a.logged_at)), td(a.actor, 'text'), td(a.method, 'text'),
               td(a.route, 'text'), td(a.status), td(a.outcome, 'text'), td(a.duration_ms),
-              h('td', null, h('pre', null, JSON.stringify(a.details, null, 1))));
+              h('td', null, h('pre', null, detailLines(a.details))));
           })), pager(state, load));
       }).catch(failed);
     }
@@ -492,7 +504,7 @@
       });
       var info = doc.info || {};
       box.replaceChildren(h('p', null, (info.title || '') + ' ' + (info.version || '')),
-        h('pre', null, info.description || ''), ops);
+        h('pre', null, info.description || ''), h('div', null, ops));
     }).catch(failed);
   }
 
