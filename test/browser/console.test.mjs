@@ -114,9 +114,9 @@ function watch(page) {
   return w;
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 }
 
 async function text(page, sel) {
@@ -314,6 +314,7 @@ async function main() {
     await page.hover('#audit-list tbody tr td:nth-child(9)');
     await new Promise((r) => setTimeout(r, 300));
     await shot(page, 'admin-audit');
+    await shot(page, 'admin-audit-top', false);
     await w.clean('audit page');
   });
 
