@@ -139,17 +139,18 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
         var detail = data && data.detail ? data.detail : 'The server answered ' + res.status + '.';
+        var retryAfter = parseInt(res.headers.get('Retry-After') || '', 10);
         var ended = res.status === 401 && session.token !== null;
         if (ended) {
           endSession('Your session has ended (' + detail + ') Please log in again.');
         } else if (res.status === 429) {
-          var wait = parseInt(res.headers.get('Retry-After') || '', 10);
-          detail = 'Too many requests: try again in ' + (isNaN(wait) ? 'a moment' : wait + ' second' + (wait === 1 ? '' : 's')) + '.';
+          detail = 'Too many requests: try again in ' + (isNaN(retryAfter) ? 'a moment' : retryAfter + ' second' + (retryAfter === 1 ? '' : 's')) + '.';
         } else if (data && Array.isArray(data.errors) && data.errors.length) {
           detail += ' (' + data.errors.map(function (e) { return e.field + ': ' + e.code; }).join(', ') + ')';
         }
         var err = new ApiError(res.status, data, detail);
         err.sessionEnded = ended;  // its message is already on screen
+        err.retryAfter = isNaN(retryAfter) ? null : retryAfter;
         throw err;
       });
     }, function () {
@@ -325,11 +326,18 @@
       api('GET', '/api/verifications/' + encodeURIComponent(id)).then(function (v) {
         if (mine !== view) return;
         render(v);
-        if (v.status === 'pending') {
-          timer = setTimeout(function () { if (mine === view) poll(); }, delay);
-          delay = Math.min(POLL_MAX_MS, delay * POLL_FACTOR);
+        if (v.status === 'pending') again(delay);
+      }).catch(function (err) {
+        failed(err);
+        // rate limited (or the server briefly busy): keep waiting, as told
+        if (mine === view && err instanceof ApiError && err.retryAfter !== null && (err.status === 429 || err.status === 503)) {
+          again(Math.max(delay, err.retryAfter * 1000));
         }
-      }).catch(failed);
+      });
+    }
+    function again(ms) {
+      timer = setTimeout(function () { if (mine === view) poll(); }, ms);
+      delay = Math.min(POLL_MAX_MS, delay * POLL_FACTOR);
     }
     poll();
   }
