@@ -855,8 +855,8 @@ redirect_to_console(struct request *r)
 /*
  * /console/...: an embedded asset. The document is never stored (it names
  * the current hashed assets, and a stale copy would name gone ones); the
- * hashed assets are cacheable for good. Every answer here, the document's
- * above all, carries the console's policy (CONSOLE_CSP).
+ * hashed assets are cacheable for good. The assets carry the console's
+ * policy (CONSOLE_CSP); refusals are problem documents under the API's.
  */
 static int
 handle_console(struct request *r)
