@@ -309,6 +309,11 @@ async function main() {
       await http('GET', '/api/auth/me', { headers: { 'User-Agent': p, Authorization: `Bearer ${p}` } });
       await http('POST', '/api/auth/register', { headers: { 'User-Agent': p }, body: { email: `${p}@example.com`, password: p } });
     }
+    // and enough bad tokens in a few seconds to put this client over the
+    // security-event threshold (10 a minute) even across a minute boundary
+    for (let round = 0; round < 2; round++) {
+      for (const p of XSS) await http('GET', '/api/verifications', { headers: { 'User-Agent': p, Authorization: `Bearer ${p}` } });
+    }
     const n = psql(`SELECT count(*) FROM namaskah.audit_log WHERE details->>'user_agent' = '${XSS[0]}'`);
     assert(Number(n) >= 3, `only ${n} records carry the payload`);
   });
@@ -393,6 +398,17 @@ async function main() {
     await page.waitForSelector('#security table');
     const totals = await text(page, '#security');
     assert(totals.includes('auth_failure'), `no auth_failure events in ${totals.slice(0, 200)}`);
+    // one bar per minute that has rows over the threshold (the catalogue's
+    // bad tokens put this client over it), each as tall as their sum
+    const drawn = await page.evaluate(() => {
+      const rows = [...document.querySelectorAll('#security table')[1].querySelectorAll('tbody tr')]
+        .filter((r) => r.children.length === 5);
+      const perMinute = {};
+      rows.forEach((r) => { perMinute[r.children[0].textContent] = (perMinute[r.children[0].textContent] || 0) + Number(r.children[3].textContent); });
+      const bars = [...document.querySelectorAll('#security-chart rect.bar')].map((b) => Number(b.querySelector('title').textContent.split(' ')[0]));
+      return { minutes: Object.values(perMinute).sort((a, b) => a - b), bars: bars.sort((a, b) => a - b) };
+    });
+    assert(drawn.bars.length > 0 && JSON.stringify(drawn.bars) === JSON.stringify(drawn.minutes), `chart ${JSON.stringify(drawn)}`);
     await shot(page, 'admin-security');
     await w.clean('security page');
   });
