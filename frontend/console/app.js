@@ -263,7 +263,7 @@
   }
 
   function pageVerifications() {
-    var state = { cursor: undefined, trail: [], next: null, status: '' };
+    var state = { cursor: undefined, trail: [], next: null, status: '', ticket: 0 };
     var rent = h('form', { class: 'inline', id: 'rent-form', novalidate: true },
       field('Service', { name: 'service', required: true, maxlength: 32, placeholder: 'telegram', pattern: '[a-z0-9][a-z0-9_.\\-]{0,31}' }),
       select('Country', 'country', [['US', 'United States'], ['CA', 'Canada']], 'US'),
@@ -283,9 +283,10 @@
     var list = h('div', { id: 'verification-list' });
     var mine = view;
     function load() {
+      var ticket = ++state.ticket;
       api('GET', '/api/verifications', undefined, { limit: PAGE_SIZE, cursor: state.cursor, status: state.status })
         .then(function (page) {
-          if (mine !== view) return;
+          if (mine !== view || ticket !== state.ticket) return;
           state.next = page.next_cursor;
           list.replaceChildren(table(['Service', 'Number', 'Status', 'Expires', 'Created'],
             page.items.map(function (v) {
@@ -345,7 +346,7 @@
   // ---- pages: administration -------------------------------------------------
 
   function pageUsers() {
-    var state = { cursor: undefined, trail: [], next: null };
+    var state = { cursor: undefined, trail: [], next: null, ticket: 0 };
     var list = h('div', { id: 'user-list' });
     var mine = view;
     function act(u, what) {
@@ -354,8 +355,9 @@
         .catch(failed);
     }
     function load() {
+      var ticket = ++state.ticket;
       api('GET', '/api/admin/users', undefined, { limit: PAGE_SIZE, cursor: state.cursor }).then(function (page) {
-        if (mine !== view) return;
+        if (mine !== view || ticket !== state.ticket) return;
         state.next = page.next_cursor;
         list.replaceChildren(table(['Email (masked)', 'Phone (masked)', 'Role', 'Locked', 'Failed logins', 'Created', 'Action'],
           page.items.map(function (u) {
@@ -382,7 +384,7 @@
   }
 
   function pageAudit() {
-    var state = { cursor: undefined, trail: [], next: null, filters: {} };
+    var state = { cursor: undefined, trail: [], next: null, filters: {}, ticket: 0 };
     var filters = h('form', { class: 'inline', id: 'audit-filters', novalidate: true },
       field('From (ISO 8601)', { name: 'from', maxlength: 40, placeholder: '2026-01-01T00:00Z' }),
       field('To', { name: 'to', maxlength: 40 }),
@@ -411,8 +413,9 @@
     var mine = view;
     function load() {
       var q = Object.assign({ limit: PAGE_SIZE, cursor: state.cursor }, state.filters);
+      var ticket = ++state.ticket;  // an older answer never replaces a newer one
       api('GET', '/api/admin/audit', undefined, q).then(function (page) {
-        if (mine !== view) return;
+        if (mine !== view || ticket !== state.ticket) return;
         state.next = page.next_cursor;
         list.replaceChildren(table(['Id', 'Time', 'Actor', 'Method', 'Route', 'Status', 'Outcome', 'ms', 'Details'],
           page.items.map(function (a) {

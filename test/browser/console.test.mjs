@@ -326,6 +326,11 @@ async function main() {
     w.reset();
     await fill(page, '#audit-filters', { route: 'unmatched' });
     await page.click('#audit-filters button[type=submit]');
+    // the filtered page, not the first one still on screen
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#audit-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.children[4]?.textContent === 'unmatched');
+    }, { timeout: WAIT_MS });
     await waitText(page, '#audit-list', 'onerror=alert(2)');
     const shown = await text(page, '#audit-list');
     for (const p of XSS) assert(shown.includes(p), `not shown as text: ${p}`);
