@@ -5,6 +5,8 @@
 #   make run        set up everything and serve on 127.0.0.1:8080 (foreground)
 #   make start/stop the same in the background / stop it
 #   make test       every test (set-up included); ends with "N passed, N failed"
+#   make test-topology  the reference topology's tests (haproxy, namaskahd,
+#                   pgbouncer, synchronous standby, failover; docs/deploy.md)
 #   make installcheck  pg_regress and isolation against an installed server
 #                   (libpq environment; README "make installcheck")
 #   make bench      benchmarks; prints figures, exits 0
@@ -16,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_SOURCES = $(sort $(wildcard extension/*.c extension/core/*.[ch] frontend/*.[ch] \
 	test/unit/*.[ch] test/fuzz/*.c))
 
-.PHONY: all extension frontend install run start stop test installcheck bench format \
+.PHONY: all extension frontend install run start stop test test-topology installcheck bench format \
 	format-check psql clean bootstrap
 
 all: extension frontend
@@ -46,6 +48,9 @@ stop:
 
 test: bootstrap
 	PG_CONFIG=$(PG_CONFIG) test/run_all
+
+test-topology: bootstrap
+	PG_CONFIG=$(PG_CONFIG) test/topology/run
 
 installcheck:
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) installcheck

@@ -11,6 +11,11 @@
  * so an aborted append can never leave the chain out of step with what was
  * committed). audit_verify (SQL, sql/65_audit.sql) recomputes every hash
  * from the stored fields independently of this code.
+ *
+ * The log is partitioned by day; before an append finds no partition for
+ * its time, it has the coming days' partitions created
+ * (audit_partitions_maintain): in a backend's first append and when the time
+ * covered comes within a day of running out, so nobody has to remember to.
  */
 #include "postgres.h"
 
@@ -56,6 +61,15 @@ enum audit_column {
 
 static pg_uuid_t chain_id;
 static bool chain_id_set = false;
+/* When this backend's chain began: its records are all later (head_load). */
+static TimestampTz chain_started;
+
+/* The audit log's partitions cover the time before this (0: not known). */
+static TimestampTz covered_until = 0;
+/* audit_partitions_maintain ran in this transaction (it may have created
+ * partitions that an abort takes back). */
+static bool maintained_in_xact = false;
+static SPIPlanPtr plan_maintain;
 
 /* This chain's head, while known (see the banner). */
 static bool head_valid = false;
@@ -69,6 +83,7 @@ static void audit_xact_cb(XactEvent event, void *arg);
 static void audit_subxact_cb(SubXactEvent event, SubTransactionId my,
                              SubTransactionId parent, void *arg);
 static void head_load(void);
+static void partitions_cover(TimestampTz now);
 static text *left_chars(text *t, int n);
 static void record_hash(const Datum *values, const bool *nulls,
                         unsigned char out[NK_AUDIT_HASH_LEN]);
@@ -82,6 +97,7 @@ chain_id_get(void)
                             errmsg("could not generate an audit chain id")));
         chain_id.data[6] = (chain_id.data[6] & 0x0f) | 0x40; /* version 4 */
         chain_id.data[8] = (chain_id.data[8] & 0x3f) | 0x80; /* variant */
+        chain_started = GetCurrentTimestamp();
         chain_id_set = true;
     }
     return &chain_id;
@@ -110,36 +126,47 @@ static void
 audit_xact_cb(XactEvent event, void *arg)
 {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-        event == XACT_EVENT_PREPARE)
+        event == XACT_EVENT_PREPARE) {
         head_valid = false;
+        if (maintained_in_xact)
+            covered_until = 0;
+    }
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE || event == XACT_EVENT_COMMIT ||
+        event == XACT_EVENT_PARALLEL_COMMIT)
+        maintained_in_xact = false;
 }
 
 static void
 audit_subxact_cb(SubXactEvent event, SubTransactionId my,
                  SubTransactionId parent, void *arg)
 {
-    if (event == SUBXACT_EVENT_ABORT_SUB)
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
         head_valid = false;
+        if (maintained_in_xact)
+            covered_until = 0;
+    }
 }
 
-/* Reads this chain's head from the table (none yet: the genesis hash). */
+/*
+ * Reads this chain's head from the table (none yet: the genesis hash). Only
+ * the partitions since the chain began are searched (a day of slack for the
+ * clock being set back), not the whole log.
+ */
 static void
 head_load(void)
 {
-    Oid types[1] = {UUIDOID};
-    Datum values[1];
+    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+    Datum values[2];
 
-    if (plan_head == NULL) {
-        SPIPlanPtr p =
-            SPI_prepare("SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
-                        "WHERE a.chain_id = $1 ORDER BY a.seq DESC LIMIT 1",
-                        1, types);
-
-        if (p == NULL || SPI_keepplan(p) != 0)
-            elog(ERROR, "preparing the audit head query failed");
-        plan_head = p;
-    }
+    if (plan_head == NULL)
+        plan_head = nk_prepare_kept(
+            "SELECT a.seq, a.hash FROM " NK_SCHEMA ".audit_log a "
+            "WHERE a.chain_id = $1 AND a.logged_at >= $2 "
+            "ORDER BY a.seq DESC LIMIT 1",
+            2, types, 0, "the audit head query");
     values[0] = UUIDPGetDatum(chain_id_get());
+    values[1] = TimestampTzGetDatum(chain_started - USECS_PER_DAY);
     if (SPI_execute_plan(plan_head, values, NULL, true, 1) != SPI_OK_SELECT)
         elog(ERROR, "reading the audit chain head failed");
     if (SPI_processed == 1) {
@@ -165,6 +192,30 @@ head_load(void)
         memcpy(head_hash, VARDATA_ANY(digest), NK_AUDIT_HASH_LEN);
     }
     head_valid = true;
+}
+
+/* Makes sure a partition takes a record logged now, and that the next
+ * day's is there too. */
+static void
+partitions_cover(TimestampTz now)
+{
+    bool isnull;
+    Datum until;
+
+    if (now + USECS_PER_DAY < covered_until)
+        return;
+    if (plan_maintain == NULL)
+        plan_maintain =
+            nk_prepare_kept("SELECT " NK_SCHEMA ".audit_partitions_maintain()",
+                            0, NULL, 0, "the audit partition check");
+    maintained_in_xact = true;
+    if (SPI_execute_plan(plan_maintain, NULL, NULL, false, 1) !=
+            SPI_OK_SELECT ||
+        SPI_processed != 1)
+        elog(ERROR, "creating the audit log's partitions failed");
+    until =
+        SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    covered_until = isnull ? 0 : DatumGetTimestampTz(until);
 }
 
 /* left(t, n): the first n characters. */
@@ -269,6 +320,7 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     values[COL_CHAIN_ID] = UUIDPGetDatum(chain_id_get());
     values[COL_SEQ] = Int64GetDatum(head_seq + 1);
     values[COL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+    partitions_cover(DatumGetTimestampTz(values[COL_LOGGED_AT]));
     for (i = 0; i < lengthof(text_cols); i++) {
         int arg = text_args[i][0];
 
@@ -294,19 +346,14 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     values[COL_PREV_HASH] = PointerGetDatum(prev);
     values[COL_HASH] = PointerGetDatum(hashed);
 
-    if (plan_insert == NULL) {
-        SPIPlanPtr p = SPI_prepare(
+    if (plan_insert == NULL)
+        plan_insert = nk_prepare_kept(
             "INSERT INTO " NK_SCHEMA
             ".audit_log (id, chain_id, seq, logged_at, "
             "request_id, actor, method, route, status, outcome, duration_ms, "
             "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
             "$8, $9, $10, $11, $12, $13, $14)",
-            AUDIT_COLUMNS, types);
-
-        if (p == NULL || SPI_keepplan(p) != 0)
-            elog(ERROR, "preparing the audit insert failed");
-        plan_insert = p;
-    }
+            AUDIT_COLUMNS, types, 0, "the audit insert");
     for (i = 0; i < AUDIT_COLUMNS; i++)
         spi_nulls[i] = nulls[i] ? 'n' : ' ';
     spi_nulls[AUDIT_COLUMNS] = '\0';

@@ -7,7 +7,7 @@
  * settings are loaded once per backend and kept until the keys table or the
  * settings table changes. Plain DML sends no relcache invalidation, so a
  * statement trigger on both tables, and on the two revocation tables
- * (namaskah.jwt_cache_invalidate), asks for one; every backend's relcache
+ * (namaskah.cache_invalidate), asks for one; every backend's relcache
  * callback, registered here for all four, then drops its copy and reloads
  * on the next call (a revocation table: jwt_revocation.c's set). Any of them
  * changing also makes the table oids be looked up again (a dropped and
@@ -23,7 +23,6 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -111,19 +110,6 @@ relcache_cb(Datum arg, Oid relid)
         relid == definitions_relid || relid == revoked_relid ||
         relid == cutoff_relid)
         oids_valid = false;
-}
-
-PG_FUNCTION_INFO_V1(nk_sql_jwt_cache_invalidate);
-Datum
-nk_sql_jwt_cache_invalidate(PG_FUNCTION_ARGS)
-{
-    TriggerData *td = (TriggerData *)fcinfo->context;
-
-    if (!CALLED_AS_TRIGGER(fcinfo))
-        elog(ERROR, "jwt_cache_invalidate must be called as a trigger");
-    /* Sent to every backend at commit, applied locally at the next CCI. */
-    CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
-    PG_RETURN_POINTER(NULL);
 }
 
 static Oid

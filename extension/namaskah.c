@@ -3,16 +3,21 @@
  *
  * Every SQL-callable function lives in the file of its concern (jwt.c,
  * jwt_keys.c, jwt_pgjwt.c, ratelimit.c, mask.c, sanitize.c, audit.c,
- * pipeline.c, secret.c); their pure-C halves are in core/. This file marks
- * the library as a PostgreSQL module and, when a backend loads it, registers
- * the transaction callbacks of the audit chain and the rate-limit journal:
- * registered any later (say inside a subtransaction), they would miss the
- * start of a subtransaction whose abort they must see. It also holds the
- * few helpers every wrapper file may use (namaskah.h).
+ * pipeline.c, routes.c, secret.c, settings.c); their pure-C halves are in
+ * core/. This file marks the library as a PostgreSQL module and, when a
+ * backend loads it, registers the transaction callbacks of the audit chain and
+ * the rate-limit journal: registered any later (say inside a subtransaction),
+ * they would miss the start of a subtransaction whose abort they must see. It
+ * also holds the few helpers every wrapper file may use (namaskah.h), and the
+ * trigger that keeps the per-backend caches current (cache_invalidate).
  */
 #include "postgres.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
 
 #include "audit.h"
 #include "namaskah.h"
@@ -47,4 +52,41 @@ nk_call_as_user(Oid user, void (*fn)(void))
         SetUserIdAndSecContext(save_user, save_sec);
     }
     PG_END_TRY();
+}
+
+/*
+ * cache_invalidate(): the statement trigger on every table a backend
+ * caches (sql/00_base.sql). DML sends no relcache invalidation by itself;
+ * this one is sent to every backend at commit and applied locally at the
+ * next command, where each cache's relcache callback drops its copy.
+ */
+PG_FUNCTION_INFO_V1(nk_sql_cache_invalidate);
+Datum
+nk_sql_cache_invalidate(PG_FUNCTION_ARGS)
+{
+    TriggerData *td = (TriggerData *)fcinfo->context;
+
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        elog(ERROR, "cache_invalidate must be called as a trigger");
+    CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+    PG_RETURN_POINTER(NULL);
+}
+
+SPIPlanPtr
+nk_prepare_kept(const char *sql, int nargs, Oid *argtypes, int cursor_options,
+                const char *what)
+{
+    int nest = NewGUCNestLevel();
+    SPIPlanPtr plan;
+
+    (void)set_config_option("search_path", NK_SEARCH_PATH, PGC_USERSET,
+                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+    AtEOXact_GUC(true, nest);
+    if (plan == NULL)
+        elog(ERROR, "preparing %s failed: %s", what,
+             SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0)
+        elog(ERROR, "keeping the plan of %s failed", what);
+    return plan;
 }

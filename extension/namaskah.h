@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "executor/spi.h"
+
 /*
  * The extension's schema (namaskah.control: schema = namaskah, not
  * relocatable), for the SQL and catalog lookups of the C code; the install
@@ -24,5 +26,22 @@
  * any role's call may fill reads the tables only their owner may read.
  */
 void nk_call_as_user(Oid user, void (*fn)(void));
+
+/*
+ * The search_path every statement of the C code is parsed under. Its kept
+ * plans carry the path they were made under (PostgreSQL re-analyzes a plan
+ * called under another path), and the SQL functions that run them carry no
+ * SET clause: a SET clause is a configuration save and restore on every
+ * call, some 10 us, and the pipeline that calls them has pinned this path
+ * already.
+ */
+#define NK_SEARCH_PATH "pg_catalog, pg_temp"
+
+/*
+ * Prepares sql (SPI_prepare_cursor) under NK_SEARCH_PATH and keeps the plan
+ * (SPI_keepplan); errors on failure, naming what (a short description).
+ */
+SPIPlanPtr nk_prepare_kept(const char *sql, int nargs, Oid *argtypes,
+                           int cursor_options, const char *what);
 
 #endif

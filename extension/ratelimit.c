@@ -42,14 +42,18 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/itemptr.h"
+#include "optimizer/cost.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -128,7 +132,6 @@ static void rl_check_sharded(rl_call *c, nk_rl_result *out);
 static Datum rl_decide(FunctionCallInfo fcinfo, bool consume);
 static bool rl_replay_event(rl_call *c, int64 cost);
 
-static SPIPlanPtr plan_policy;
 static SPIPlanPtr plan_read;
 static SPIPlanPtr plan_lock;
 static SPIPlanPtr plan_lock_skip;
@@ -146,18 +149,37 @@ static SPIPlanPtr
 rl_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes,
         int cursor_options)
 {
-    if (*slot == NULL) {
-        SPIPlanPtr plan =
-            SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
-
-        if (plan == NULL)
-            elog(ERROR, "SPI_prepare failed for rate-limit statement: %s",
-                 SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(plan) != 0)
-            elog(ERROR, "SPI_keepplan failed");
-        *slot = plan;
-    }
+    if (*slot == NULL)
+        *slot = nk_prepare_kept(sql, nargs, argtypes, cursor_options,
+                                "a rate-limit statement");
     return *slot;
+}
+
+/*
+ * Runs a kept plan with sequential scans off: a plan (re)made while the
+ * state table is empty (after a crash, in a fresh database) would otherwise
+ * scan it whole, and a generic plan is kept for every later call as the
+ * table grows. The planner's variable is set for the call and restored,
+ * not the setting: a configuration save and restore on every call is what
+ * a SET clause on the SQL functions cost.
+ */
+static int
+rl_execute(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
+{
+    bool saved = enable_seqscan;
+    volatile int rc;
+
+    enable_seqscan = false;
+    PG_TRY();
+    {
+        rc = SPI_execute_plan(plan, values, nulls, false, count);
+    }
+    PG_FINALLY();
+    {
+        enable_seqscan = saved;
+    }
+    PG_END_TRY();
+    return rc;
 }
 
 /* Every nk_rl_error becomes an SQL error here and nowhere else. */
@@ -201,54 +223,139 @@ rl_report_error(nk_rl_error err, const char *policy)
     elog(ERROR, "unknown rate-limit error %d", (int)err);
 }
 
+/*
+ * The policies, read once per backend and kept until the table changes
+ * (its statement trigger cache_invalidate sends a relcache invalidation;
+ * rl_policies_relcache_cb drops the copy). Every decision reads its policy,
+ * and the pipeline reads the scope and window of a route's policy
+ * (rate_limit_policy_scope): a query each time was some 20 us a request.
+ * Values are kept as the table holds them and checked at each use, so a
+ * bad row still fails the calls that use it, with the same errors.
+ */
+typedef struct rl_policy_row {
+    char *name;
+    char *algorithm;
+    char *scope;
+    int32 limit, window_seconds, burst, cost, slots;
+} rl_policy_row;
+
+static MemoryContext policies_cxt;
+static rl_policy_row *policy_rows;
+static int n_policy_rows;
+static bool policies_valid;
+static uint64 policies_gen;
+static bool policies_callback_registered;
+static Oid policies_relid = InvalidOid;
+
+static void
+rl_policies_relcache_cb(Datum arg, Oid relid)
+{
+    if (relid == InvalidOid || relid == policies_relid) {
+        policies_valid = false;
+        policies_gen++;
+    }
+}
+
+/* Inside SPI. */
+static void
+rl_read_policies(void)
+{
+    MemoryContext old;
+    uint64 i;
+    bool isnull;
+
+    if (policies_cxt == NULL)
+        policies_cxt = AllocSetContextCreate(TopMemoryContext,
+                                             "namaskah rate-limit policies",
+                                             ALLOCSET_SMALL_SIZES);
+    MemoryContextReset(policies_cxt);
+    policy_rows = NULL;
+    n_policy_rows = 0;
+    policies_relid = get_relname_relid("rate_limit_policies",
+                                       get_namespace_oid(NK_SCHEMA, false));
+    /* read_only false: a snapshot of this statement's own, taken now */
+    if (SPI_execute("SELECT name, algorithm, scope, \"limit\", window_seconds,"
+                    " coalesce(burst, \"limit\"), cost, slots"
+                    " FROM " NK_SCHEMA ".rate_limit_policies",
+                    false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read namaskah.rate_limit_policies");
+    old = MemoryContextSwitchTo(policies_cxt);
+    policy_rows = palloc0(sizeof(rl_policy_row) * Max(SPI_processed, 1));
+    for (i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        rl_policy_row *r = &policy_rows[i];
+
+        r->name = SPI_getvalue(tup, td, 1);
+        r->algorithm = SPI_getvalue(tup, td, 2);
+        r->scope = SPI_getvalue(tup, td, 3);
+        r->limit = DatumGetInt32(SPI_getbinval(tup, td, 4, &isnull));
+        r->window_seconds = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
+        r->burst = DatumGetInt32(SPI_getbinval(tup, td, 6, &isnull));
+        r->cost = DatumGetInt32(SPI_getbinval(tup, td, 7, &isnull));
+        r->slots = DatumGetInt32(SPI_getbinval(tup, td, 8, &isnull));
+    }
+    n_policy_rows = (int)SPI_processed;
+    MemoryContextSwitchTo(old);
+}
+
+/* The row of the named policy, or NULL. Inside SPI. */
+static const rl_policy_row *
+rl_find_policy(const char *name)
+{
+    int i;
+
+    if (!policies_callback_registered) {
+        CacheRegisterRelcacheCallback(rl_policies_relcache_cb, (Datum)0);
+        policies_callback_registered = true;
+    }
+    if (!policies_valid) {
+        uint64 gen = policies_gen;
+
+        PG_TRY();
+        {
+            rl_read_policies();
+        }
+        PG_CATCH();
+        {
+            n_policy_rows = 0; /* a half-filled copy is never used */
+            PG_RE_THROW();
+        }
+        PG_END_TRY();
+        /* an invalidation that arrived while reading: read again next time */
+        policies_valid = gen == policies_gen;
+    }
+    for (i = 0; i < n_policy_rows; i++)
+        if (strcmp(policy_rows[i].name, name) == 0)
+            return &policy_rows[i];
+    return NULL;
+}
+
 static void
 rl_load_policy(text *name, rl_policy *out)
 {
-    Oid argtypes[1] = {TEXTOID};
-    Datum values[1];
-    SPIPlanPtr plan;
-    HeapTuple tup;
-    TupleDesc desc;
-    bool isnull;
-    char *algorithm;
+    char *policy = text_to_cstring(name);
+    const rl_policy_row *row = rl_find_policy(policy);
     nk_rl_error err;
-    int rc;
 
-    plan = rl_plan(&plan_policy,
-                   "SELECT algorithm, \"limit\", window_seconds,"
-                   " coalesce(burst, \"limit\"), cost, slots"
-                   " FROM " NK_SCHEMA ".rate_limit_policies WHERE name = $1",
-                   1, argtypes, 0);
-    values[0] = PointerGetDatum(name);
-    rc = SPI_execute_plan(plan, values, NULL, false, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "rate-limit policy lookup failed: %s",
-             SPI_result_code_string(rc));
-    if (SPI_processed == 0)
+    if (row == NULL)
         ereport(
             ERROR,
             (errcode(ERRCODE_UNDEFINED_OBJECT),
-             errmsg("rate-limit policy \"%s\" does not exist",
-                    text_to_cstring(name)),
+             errmsg("rate-limit policy \"%s\" does not exist", policy),
              errhint("Policies are rows of namaskah.rate_limit_policies.")));
-    tup = SPI_tuptable->vals[0];
-    desc = SPI_tuptable->tupdesc;
-    algorithm = SPI_getvalue(tup, desc, 1);
-    if (algorithm == NULL ||
-        !nk_rl_algorithm_parse(algorithm, &out->p.algorithm))
-        rl_report_error(NK_RL_EALGORITHM, text_to_cstring(name));
-    out->p.limit = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-    out->p.window_us =
-        (int64)DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)) *
-        USECS_PER_SEC;
-    out->p.burst = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-    out->cost = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+    if (row->algorithm == NULL ||
+        !nk_rl_algorithm_parse(row->algorithm, &out->p.algorithm))
+        rl_report_error(NK_RL_EALGORITHM, policy);
+    out->p.limit = row->limit;
+    out->p.window_us = (int64)row->window_seconds * USECS_PER_SEC;
+    out->p.burst = row->burst;
+    out->cost = row->cost;
     /* Validate before splitting, so errors name the policy's own values. */
     err = nk_rl_policy_check(&out->p);
     if (err != NK_RL_OK)
-        rl_report_error(err, text_to_cstring(name));
-    out->nslots = nk_rl_slot_count(
-        &out->p, DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)));
+        rl_report_error(err, policy);
+    out->nslots = nk_rl_slot_count(&out->p, row->slots);
 }
 
 /* The committed rows of the key; rows of slots >= S (left over from an
@@ -269,7 +376,7 @@ rl_read_slots(rl_call *c)
                    2, argtypes, 0);
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state lookup failed: %s",
              SPI_result_code_string(rc));
@@ -320,7 +427,7 @@ rl_lock_slot(rl_call *c, int slot, bool skip_locked, rl_state_row *out)
     values[0] = PointerGetDatum(c->policy);
     values[1] = PointerGetDatum(c->key);
     values[2] = Int16GetDatum((int16)slot);
-    rc = SPI_execute_plan(plan, values, NULL, false, 1);
+    rc = rl_execute(plan, values, NULL, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state lookup failed: %s",
              SPI_result_code_string(rc));
@@ -374,7 +481,7 @@ rl_insert_state(rl_call *c, int slot, const nk_rl_result *r)
                    " ON CONFLICT (policy, key, slot) DO NOTHING",
                    7, rl_state_types, 0);
     rl_state_values(c, slot, r, values);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "rate-limit state insert failed: %s",
              SPI_result_code_string(rc));
@@ -394,7 +501,7 @@ rl_update_state(rl_call *c, int slot, const nk_rl_result *r)
                    " WHERE policy = $1 AND key = $2 AND slot = $3",
                    7, rl_state_types, 0);
     rl_state_values(c, slot, r, values);
-    rc = SPI_execute_plan(plan, values, NULL, false, 0);
+    rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "rate-limit state update failed: %s",
              SPI_result_code_string(rc));
@@ -426,7 +533,7 @@ rl_cleanup(TimestampTz now)
         " LIMIT " CppAsString2(RL_CLEANUP_ROWS) " FOR UPDATE SKIP LOCKED",
         1, argtypes, 0);
     values[0] = TimestampTzGetDatum(now);
-    rc = SPI_execute_plan(plan, values, NULL, false, RL_CLEANUP_ROWS);
+    rc = rl_execute(plan, values, NULL, RL_CLEANUP_ROWS);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "rate-limit state cleanup failed: %s",
              SPI_result_code_string(rc));
@@ -443,7 +550,7 @@ rl_cleanup(TimestampTz now)
                    1, tidtype, 0);
     for (i = 0; i < found; i++) {
         values[0] = PointerGetDatum(&tids[i]);
-        rc = SPI_execute_plan(plan, values, NULL, false, 0);
+        rc = rl_execute(plan, values, NULL, 0);
         if (rc != SPI_OK_DELETE)
             elog(ERROR, "rate-limit state cleanup failed: %s",
                  SPI_result_code_string(rc));
@@ -936,4 +1043,35 @@ nk_sql_rate_limit_slots(PG_FUNCTION_ARGS)
     p.burst = PG_ARGISNULL(2) ? p.limit : PG_GETARG_INT32(2);
     p.window_us = USECS_PER_SEC;
     PG_RETURN_INT32(nk_rl_slot_count(&p, PG_GETARG_INT32(3)));
+}
+
+/*
+ * rate_limit_policy_info(name) → (scope, window_seconds): what the pipeline
+ * needs of a route's policy to key and label its decisions, from the same
+ * per-backend copy as the decisions themselves; both NULL for an unknown
+ * name (a row, so that PL/pgSQL can read its fields either way).
+ */
+PG_FUNCTION_INFO_V1(nk_sql_rate_limit_policy_info);
+Datum
+nk_sql_rate_limit_policy_info(PG_FUNCTION_ARGS)
+{
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const rl_policy_row *row;
+    TupleDesc tupdesc;
+    Datum values[2];
+    bool nulls[2] = {false, false};
+
+    if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "rate_limit_policy_info must return a composite type");
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    row = rl_find_policy(name);
+    if (row != NULL) {
+        values[0] = CStringGetTextDatum(row->scope);
+        values[1] = Int32GetDatum(row->window_seconds);
+    } else
+        nulls[0] = nulls[1] = true;
+    SPI_finish();
+    tupdesc = BlessTupleDesc(tupdesc);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -1,8 +1,8 @@
 /*
  * sanitize.c — SQL wrappers of the text-safety core: log sanitizing, JSON
  * and HTML escaping, and the input validators (namaskah.sanitize_log,
- * json_escape, html_escape, is_valid_email, is_valid_e164, is_valid_uuid,
- * is_printable_text).
+ * json_escape, json_text, html_escape, is_valid_email, is_valid_e164,
+ * is_valid_uuid, is_printable_text).
  *
  * The logic is in core/nk_sanitize.c, core/nk_json.c and core/nk_validate.c;
  * this file only moves text in and out of PostgreSQL and turns bad
@@ -79,6 +79,25 @@ Datum
 nk_sql_json_escape(PG_FUNCTION_ARGS)
 {
     PG_RETURN_TEXT_P(escape_text(nk_json_escape, PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * json_text(doc jsonb): the document's text made inert in HTML
+ * (nk_json_inert) in one pass; every answer body goes through it.
+ */
+PG_FUNCTION_INFO_V1(nk_sql_json_text);
+Datum
+nk_sql_json_text(PG_FUNCTION_ARGS)
+{
+    char *doc =
+        DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(0)));
+    size_t len = strlen(doc);
+    size_t need = nk_json_inert(NULL, 0, doc, len);
+    text *result = (text *)palloc(VARHDRSZ + need + 1);
+
+    nk_json_inert(VARDATA(result), need + 1, doc, len);
+    SET_VARSIZE(result, VARHDRSZ + need);
+    PG_RETURN_TEXT_P(result);
 }
 
 PG_FUNCTION_INFO_V1(nk_sql_html_escape);

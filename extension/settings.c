@@ -9,7 +9,7 @@
  * and a query each time. Writes are checked against the declaration by a
  * trigger (sql/00_base.sql), so readers never parse or bound a value again.
  * Invalidation as for the signing keys: the statement trigger
- * jwt_cache_invalidate on both tables sends a relcache invalidation, which
+ * cache_invalidate on both tables sends a relcache invalidation, which
  * every backend applies at its next transaction start.
  */
 #include "postgres.h"

@@ -63,6 +63,8 @@ static int parse_listen(const char *val, long min, long max, char *host,
 static int v_long(const struct setting *s, const char *val, const char **why);
 static int v_log_level(const struct setting *s, const char *val,
                        const char **why);
+static int v_db_statements(const struct setting *s, const char *val,
+                           const char **why);
 static int v_proxies(const struct setting *s, const char *val,
                      const char **why);
 static int env_file_load(const char *path, int explicit_path, FILE *err);
@@ -130,6 +132,14 @@ static const struct setting settings[] = {
      0,
      "Least time between two reconnection attempts of one pooled "
      "connection; meanwhile requests get 503 at once."},
+    {"DB_STATEMENTS", "named", v_db_statements, 0, 0, 0, 0,
+     "How the one call per request reaches the database: \"named\" "
+     "prepares a named statement once per connection and executes it; "
+     "\"unnamed\" sends the statement with its parameters on every call "
+     "(the unnamed statement: parse, bind and execute in one round trip), "
+     "which is what a transaction pooler such as pgbouncer 1.18 in "
+     "transaction mode needs, since a named statement lives on one server "
+     "connection only."},
     {"TRUSTED_PROXIES", "", v_proxies, 0, NK_MAX_PROXIES, 0, 0,
      "Comma-separated IPs or CIDRs (IPv4 and IPv6) of reverse proxies whose "
      "X-Forwarded-For / Forwarded / X-Request-Id headers are believed. "
@@ -463,6 +473,22 @@ v_log_level(const struct setting *s, const char *val, const char **why)
     return -1;
 }
 
+/* DB_STATEMENTS: named (the default) or unnamed; see db.c. */
+static int
+v_db_statements(const struct setting *s, const char *val, const char **why)
+{
+    (void)s;
+    if (strcmp(val, "named") == 0)
+        g_config.db_unnamed_statements = 0;
+    else if (strcmp(val, "unnamed") == 0)
+        g_config.db_unnamed_statements = 1;
+    else {
+        *why = "must be named or unnamed";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 v_proxies(const struct setting *s, const char *val, const char **why)
 {
@@ -729,6 +755,8 @@ config_log(void)
         }
     log_int(&l, "trusted_proxies", (long long)g_config.n_proxies);
     log_str(&l, "log_level", levels[g_config.log_level]);
+    log_str(&l, "db_statements",
+            g_config.db_unnamed_statements ? "unnamed" : "named");
     log_end(&l);
 }
 

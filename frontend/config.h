@@ -35,6 +35,8 @@ struct nk_config {
     long db_retry_interval_ms;
     long shutdown_grace_ms;
     int log_level; /* enum nk_level */
+    /* DB_STATEMENTS=unnamed: no named statement (transaction poolers) */
+    int db_unnamed_statements;
     struct nk_cidr proxies[NK_MAX_PROXIES];
     size_t n_proxies;
 };

@@ -11,7 +11,15 @@
  * deadline (REQUEST_TIMEOUT_MS, or the shutdown deadline if sooner), so a
  * stuck database costs a request at most that long; on expiry the query is
  * cancelled. Nothing from the request is ever placed into SQL text: every
- * value is a bind parameter of the one prepared statement.
+ * value is a bind parameter of the one statement.
+ *
+ * The statement is named and prepared once per connection (DB_STATEMENTS
+ * named, the default), or sent as the unnamed statement with every call
+ * (DB_STATEMENTS unnamed). A transaction pooler (pgbouncer 1.18 in
+ * transaction mode) hands each transaction to whichever server connection
+ * is free, where a named statement prepared on another one does not exist;
+ * the unnamed statement is parsed, bound and executed within the call's own
+ * transaction (Parse, Bind, Describe, Execute, Sync), so it is always there.
  */
 #include "db.h"
 
@@ -46,6 +54,7 @@ struct nk_db {
 static int db_connect(struct nk_db *db);
 static void db_drop(struct nk_db *db, const char *why);
 static int db_prepare(struct nk_db *db);
+static int send_call(struct nk_db *db, const char *const params[DBP_COUNT]);
 static int conn_is_stale(struct nk_db *db);
 static int wait_result(struct nk_db *db, long long deadline);
 static void cancel_query(struct nk_db *db);
@@ -601,6 +610,27 @@ db_call(struct nk_db *db, const char *const params[DBP_COUNT],
     return rc;
 }
 
+/* Sends the call (named statement, prepared first if needed, or unnamed).
+ * Returns 1 when sent; 0 when preparing failed (db_prepare decided about
+ * the connection) or sending did (the connection is dropped). */
+static int
+send_call(struct nk_db *db, const char *const params[DBP_COUNT])
+{
+    if (g_config.db_unnamed_statements) {
+        if (PQsendQueryParams(db->conn, STMT_SQL, DBP_COUNT, NULL, params, NULL,
+                              NULL, 0))
+            return 1;
+    } else {
+        if (!db->prepared && db_prepare(db) != 0)
+            return 0;
+        if (PQsendQueryPrepared(db->conn, STMT_NAME, DBP_COUNT, params, NULL,
+                                NULL, 0))
+            return 1;
+    }
+    db_drop(db, NULL);
+    return 0;
+}
+
 static enum db_outcome
 db_call_inner(struct nk_db *db, const char *const params[DBP_COUNT],
               struct db_result *out)
@@ -611,12 +641,7 @@ db_call_inner(struct nk_db *db, const char *const params[DBP_COUNT],
         db_drop(db, "the server closed the connection");
     if (db->conn == NULL && db_connect(db) != 0)
         return DB_UNAVAILABLE;
-    if (!db->prepared && db_prepare(db) != 0)
+    if (!send_call(db, params))
         return DB_UNAVAILABLE;
-    if (!PQsendQueryPrepared(db->conn, STMT_NAME, DBP_COUNT, params, NULL, NULL,
-                             0)) {
-        db_drop(db, NULL);
-        return DB_UNAVAILABLE;
-    }
     return take_result(db, nk_now_ms() + g_config.request_timeout_ms, out);
 }

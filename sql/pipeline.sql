@@ -159,11 +159,24 @@ SELECT c.relname AS frontend_can_read
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname IN ('namaskah', 'api') AND c.relkind IN ('r', 'v', 'p')
   AND has_table_privilege('namaskah_frontend', c.oid, 'SELECT') ORDER BY 1;
--- every SECURITY DEFINER function pins search_path
+-- every SECURITY DEFINER function pins search_path: by a SET clause, or,
+-- for the three C functions on every request's path (where a SET clause is
+-- a configuration save and restore per call), by preparing each statement
+-- under NK_SEARCH_PATH (extension/namaskah.h) and naming every object with
+-- its schema; none of them may be called by the API or frontend roles
 SELECT p.oid::regprocedure AS definer_without_search_path
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname IN ('namaskah', 'api') AND p.prosecdef
-  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
+  AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+           AND p.proname IN ('rate_limit_peek', 'rate_limit_check', 'audit_append'));
+SELECT p.proname AS pinned_inside, l.lanname,
+       has_function_privilege('namaskah_api', p.oid, 'EXECUTE') AS api,
+       has_function_privilege('namaskah_frontend', p.oid, 'EXECUTE') AS frontend
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace = 'namaskah'::regnamespace
+  AND p.proname IN ('rate_limit_peek', 'rate_limit_check', 'audit_append')
+ORDER BY 1;
 
 -- the version endpoint
 SELECT status, body::jsonb FROM pg_temp.req('GET', '/api/version');

@@ -82,6 +82,25 @@ SELECT namaskah.install_signing_key(secret) IS NOT NULL AS key_installed FROM k;
 SELECT namaskah.set_setting('jwt.expire_minutes', '61');
 SELECT (namaskah.handle_request('GET', '/api/version', '', '{}', '', '127.0.0.1', 'zz-' || g)).status
 FROM generate_series(1, 3) g;
+-- and a chain three days old (its own partition), as audit_append writes it
+SELECT namaskah.audit_partitions_ensure(now() - interval '3 days', now() - interval '3 days');
+DO $$
+DECLARE
+    r namaskah.audit_log;
+    prev bytea;
+    c uuid := gen_random_uuid();
+BEGIN
+    prev := namaskah.audit_genesis(c);
+    FOR i IN 1..2 LOOP
+        r := ROW(nextval('namaskah.audit_log_id_seq'), c, i, now() - interval '3 days' + i * interval '1 s',
+                 'zz-old-' || i, 'client:zz', 'GET', '/api/version', 200, 'ok', 1, '{}', prev, NULL)::namaskah.audit_log;
+        r.hash := namaskah.audit_hash(prev, namaskah.audit_fields(r));
+        INSERT INTO namaskah.audit_log SELECT r.*;
+        prev := r.hash;
+    END LOOP;
+END
+$$;
+SELECT count(DISTINCT tableoid) AS audit_days FROM namaskah.audit_log;
 SELECT namaskah.audit_seal() > 0 AS sealed;
 SELECT namaskah.create_user('dave@example.com', 'dave password 4444') IS NOT NULL AS created;
 SELECT (SELECT count(*) FROM namaskah.audit_log) AS audit_records, ok, checked FROM namaskah.audit_verify();
@@ -118,6 +137,10 @@ SELECT (SELECT count(*) FROM namaskah.users) AS users,
 SELECT email, left(password_hash, 8) AS hash_kind FROM namaskah.users ORDER BY email;
 SELECT service, status, country, provider FROM namaskah.verifications ORDER BY service;
 SELECT (SELECT count(*) FROM namaskah.audit_log) AS audit_records, ok, checked FROM namaskah.audit_verify();
+-- the held log went back into daily partitions, none of them extension members
+SELECT count(DISTINCT tableoid) AS audit_days FROM namaskah.audit_log;
+SELECT count(*) AS member_partitions FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+WHERE d.deptype = 'e' AND c.relnamespace = 'namaskah_audit'::regnamespace;
 SELECT count(*) AS seals FROM namaskah.audit_seals;
 SELECT namaskah.setting('jwt.expire_minutes') AS expire_minutes,
        (SELECT count(*) FROM namaskah.signing_keys) AS signing_keys;

@@ -1,6 +1,8 @@
 /*
  * nk_json.c — JSON string escaping that is also inert in HTML (pure C).
  *
+ * nk_json_inert makes a whole document inert the same way.
+ *
  * Like nk_sanitize.c it works in units (one input character, or one invalid
  * byte, becomes one output unit) so that a cut output never ends inside an
  * escape or a UTF-8 sequence. Beyond what nk_json.h promises, DEL and the C1
@@ -21,6 +23,8 @@ static size_t json_unit(const unsigned char *in, size_t len, char *unit,
                         size_t *consumed);
 static size_t html_unit(const unsigned char *in, size_t len, char *unit,
                         size_t *consumed);
+static size_t inert_unit(const unsigned char *in, size_t len, char *unit,
+                         size_t *consumed);
 static size_t escape_units(unit_fn fn, char *out, size_t out_size,
                            const char *in, size_t in_len);
 
@@ -155,4 +159,46 @@ size_t
 nk_html_escape(char *out, size_t out_size, const char *in, size_t in_len)
 {
     return escape_units(html_unit, out, out_size, in, in_len);
+}
+
+/* One unit of nk_json_inert: an escape, or one byte as it is (the document
+ * is valid already; multi-byte characters pass through byte by byte). */
+static size_t
+inert_unit(const unsigned char *in, size_t len, char *unit, size_t *consumed)
+{
+    const char *esc = NULL;
+
+    *consumed = 1;
+    switch (in[0]) {
+    case '<':
+        esc = "\\u003c";
+        break;
+    case '>':
+        esc = "\\u003e";
+        break;
+    case '&':
+        esc = "\\u0026";
+        break;
+    case '\'':
+        esc = "\\u0027";
+        break;
+    case 0xE2:
+        if (len >= 3 && in[1] == 0x80 && (in[2] == 0xA8 || in[2] == 0xA9)) {
+            esc = in[2] == 0xA8 ? "\\u2028" : "\\u2029";
+            *consumed = 3;
+        }
+        break;
+    }
+    if (esc == NULL) {
+        unit[0] = (char)in[0];
+        return 1;
+    }
+    memcpy(unit, esc, 6);
+    return 6;
+}
+
+size_t
+nk_json_inert(char *out, size_t out_size, const char *in, size_t in_len)
+{
+    return escape_units(inert_unit, out, out_size, in, in_len);
 }

@@ -33,4 +33,14 @@ size_t nk_json_escape(char *out, size_t out_size, const char *in,
 size_t nk_html_escape(char *out, size_t out_size, const char *in,
                       size_t in_len);
 
+/*
+ * Makes a JSON document (in[0..in_len), valid JSON text) inert in HTML the
+ * way nk_json_escape's strings are: '<' '>' '&' '\'' become \u003c \u003e
+ * \u0026 \u0027 and U+2028/U+2029 become \u2028 \u2029. Those can only
+ * occur inside JSON strings, where the escapes mean the same characters, so
+ * the document stays equal. Every other byte is copied. Same buffer and
+ * return rules as nk_json_escape (a cut never splits an escape).
+ */
+size_t nk_json_inert(char *out, size_t out_size, const char *in, size_t in_len);
+
 #endif

@@ -37,6 +37,18 @@ COMMENT ON SCHEMA api IS 'Namaskah API endpoints: one function per route, run as
 GRANT USAGE ON SCHEMA @extschema@ TO namaskah_owner, namaskah_api, namaskah_frontend, namaskah_auditor;
 GRANT USAGE ON SCHEMA api TO namaskah_owner, namaskah_api;
 
+-- The per-backend caches (signing keys, settings, revocations, the
+-- pseudonym key, routes, rate-limit policies) are kept until their table
+-- changes. Plain DML sends no invalidation by itself, so a statement
+-- trigger with this function on each of those tables asks for one: a
+-- relcache invalidation of the table, sent to every backend at commit and
+-- applied here at the next command (extension/namaskah.c).
+CREATE FUNCTION @extschema@.cache_invalidate()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'nk_sql_cache_invalidate'
+LANGUAGE C;
+ALTER FUNCTION @extschema@.cache_invalidate() OWNER TO namaskah_owner;
+
 -- Settings that operators tune at run time without a restart (token lifetime,
 -- leeway, CORS ...). Secrets never live here. Each setting is declared once,
 -- in setting_definitions: type, bounds, default, meaning. settings holds only

@@ -58,26 +58,21 @@ COMMENT ON TABLE @extschema@.signing_keys IS
     'JWT signing keys (HMAC secrets); readable by the owner only';
 
 -- Backends cache keys and jwt.* settings; DML sends no invalidation by
--- itself, so these triggers ask for one (see extension/jwt_keys.c).
-CREATE FUNCTION @extschema@.jwt_cache_invalidate()
-RETURNS trigger
-AS 'MODULE_PATHNAME', 'nk_sql_jwt_cache_invalidate'
-LANGUAGE C;
-ALTER FUNCTION @extschema@.jwt_cache_invalidate() OWNER TO namaskah_owner;
-
+-- itself, so these triggers ask for one (cache_invalidate, part 00; see
+-- extension/jwt_keys.c).
 CREATE TRIGGER signing_keys_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.signing_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 CREATE TRIGGER jwt_settings_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.settings
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 CREATE TRIGGER setting_definitions_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.setting_definitions
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 -- the pseudonym key derived from the secret (extension/secret.c)
 CREATE TRIGGER app_secret_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.app_secret
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 
 -- Checks a secret (22023 when too short, a placeholder or low-entropy; the
 -- message never contains it) and returns its fingerprint.
@@ -194,10 +189,10 @@ CREATE INDEX user_token_cutoff_not_before ON @extschema@.user_token_cutoff (not_
 -- each) and remember "not revoked" per token, until these tables change.
 CREATE TRIGGER revoked_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.revoked_tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 CREATE TRIGGER user_token_cutoff_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.user_token_cutoff
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.jwt_cache_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 
 -- revoke_token(jti, expires_at): expires_at is the token's exp; the entry is
 -- purged after it. NULL expires_at: a full token lifetime from now.

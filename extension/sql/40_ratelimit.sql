@@ -126,10 +126,13 @@ ALTER FUNCTION @extschema@.rate_limit_slots(text, integer, integer, integer)
     OWNER TO namaskah_owner;
 
 -- rate_limit_peek and rate_limit_check plan their statements once per
--- backend (SPI_keepplan) and keep the plans: enable_seqscan = off makes those
--- plans index scans even when they are made while the state table is empty
--- (after a crash, or in a fresh database), where a sequential scan looks
--- cheapest and would then be used for every call as the table grows.
+-- backend (SPI_keepplan) and keep the plans, made under a pinned
+-- search_path and run with sequential scans off (extension/ratelimit.c), so
+-- they are index scans even when they are made while the state table is
+-- empty (after a crash, or in a fresh database), where a sequential scan
+-- looks cheapest and would then be used for every call as the table grows.
+-- They carry no SET clause for that: a configuration save and restore on
+-- every call (some 10 us each) is what one would cost.
 
 -- rate_limit_peek: the committed state's answer (summed over the key's
 -- slots); writes nothing, locks nothing, never waits. For rejecting early
@@ -139,8 +142,6 @@ CREATE FUNCTION @extschema@.rate_limit_peek(
     now timestamptz DEFAULT pg_catalog.clock_timestamp())
 RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
 AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_peek';
 ALTER FUNCTION @extschema@.rate_limit_peek(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
@@ -154,8 +155,6 @@ CREATE FUNCTION @extschema@.rate_limit_check(
     now timestamptz DEFAULT pg_catalog.clock_timestamp())
 RETURNS @extschema@.rate_limit_result
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
 AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_check';
 ALTER FUNCTION @extschema@.rate_limit_check(text, text, integer, timestamptz)
     OWNER TO namaskah_owner;
@@ -323,3 +322,16 @@ ALTER FUNCTION @extschema@.rate_limit_policies_forget_state() OWNER TO namaskah_
 CREATE TRIGGER rate_limit_policies_forget_state
     AFTER UPDATE OR DELETE ON @extschema@.rate_limit_policies
     FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limit_policies_forget_state();
+-- each backend's copy of the policies (extension/ratelimit.c) is dropped
+-- when the table changes
+CREATE TRIGGER rate_limit_policies_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.rate_limit_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
+
+-- rate_limit_policy_info(name): a policy's scope and window, for the
+-- pipeline's admission stage (C, the same per-backend copy the decisions
+-- read); both NULL for an unknown name.
+CREATE FUNCTION @extschema@.rate_limit_policy_info(name text,
+    OUT scope text, OUT window_seconds integer)
+AS 'MODULE_PATHNAME', 'nk_sql_rate_limit_policy_info'
+LANGUAGE C STABLE STRICT;

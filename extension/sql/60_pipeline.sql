@@ -1,16 +1,24 @@
 -- namaskah install script, part 60: the request pipeline.
 --
 -- namaskah.handle_request (part 65) is the one function namaskahd may call;
--- it runs these stages (run_pipeline), then writes the audit record. Stages,
--- in order (each can end the request with a problem+json answer):
---   1. route      match method + path against namaskah.routes (404, 405)
---   2. input      parse query string and JSON body (400, 415)
---   3. identity   verify the bearer token for non-public routes (401)
---   4. admission  rate-limit peek: already over the limit -> 429, no write
---   5. authorize  required role (403)
---   6. endpoint   the route's function, in a subtransaction (errors mapped)
---   7. accounting the consuming rate-limit check, last before commit; denied
---                 -> the endpoint's effects are rolled back, 429
+-- it runs these stages (run_pipeline, at the end of this part, is their
+-- list), then writes the audit record. Stages, in order, one function each
+-- (each can end the request with its answer):
+--   1. route          stage_route: method + path against namaskah.routes
+--                     (match_route, C) -> 404, 405, 501; OPTIONS 204
+--   2. input          stage_input: query string and JSON body -> 400, 415
+--   3. identity       stage_identity: the bearer token of a bearer route -> 401
+--                     (429 once auth_failures is used up)
+--   4. admission      stage_admission: rate-limit peek; already over the
+--                     limit -> 429, no write
+--   5. authorization  stage_authorization: required role -> 403
+--   6. endpoint       stage_endpoint: the route's function, in the request's
+--                     one subtransaction (errors mapped: map_error)
+--   7. accounting     stage_accounting, inside that subtransaction: the
+--                     consuming rate-limit check, last before commit; denied
+--                     -> the endpoint's effects are rolled back, 429
+--   (endpoint_answer turns 6 and 7 into the answer)
+--   8. audit          handle_request: the request's audit record (part 65)
 -- Everything happens in the caller's single transaction: an acknowledged
 -- request's effect, its accounting and its audit record commit together.
 --
@@ -71,6 +79,10 @@ ALTER FUNCTION @extschema@.routes_derive() OWNER TO namaskah_owner;
 
 CREATE TRIGGER routes_derive BEFORE INSERT OR UPDATE ON @extschema@.routes
     FOR EACH ROW EXECUTE FUNCTION @extschema@.routes_derive();
+-- each backend's copy of the table (match_route) is dropped when it changes
+CREATE TRIGGER routes_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.routes
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_invalidate();
 
 -- Decoded query parameters as a jsonb object (C: percent-decoding, UTF-8 and
 -- control-character checks, repeated parameters refused).
@@ -97,15 +109,11 @@ LANGUAGE C VOLATILE;
 
 -- JSON text that is inert in HTML: '<' '>' '&' '\'' and U+2028/9 can only
 -- occur inside JSON strings, so replacing them by \u escapes keeps the
--- document equal.
+-- document equal (C, core/nk_json.c: one pass over the text).
 CREATE FUNCTION @extschema@.json_text(doc jsonb)
 RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT replace(replace(replace(replace(replace(replace($1::text,
-        '&', '\u0026'), '<', '\u003c'), '>', '\u003e'), '''', '\u0027'),
-        U&'\2028', '\u2028'), U&'\2029', '\u2029')
-$$;
+AS 'MODULE_PATHNAME', 'nk_sql_json_text'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- The reason phrase of an HTTP status, which is also a problem's "title"
 -- (C: the table in core/nk_http.c that namaskahd writes its status lines and
@@ -277,71 +285,52 @@ END
 $$;
 
 -- Route lookup: the most specific template (most literal segments) wins.
--- Returns no row for an unknown path; allowed lists the methods of the path.
+-- route and params are NULL when no template with this method (HEAD as
+-- GET) matches; allowed lists the methods of every matching template ('{}'
+-- for an unknown path), path_template is the most specific one. C
+-- (extension/routes.c): the table is read once per backend and kept until
+-- it changes (the trigger below), and matched segment by segment.
 CREATE FUNCTION @extschema@.match_route(method text, path text,
     OUT route @extschema@.routes, OUT params jsonb, OUT allowed text[],
     OUT path_template text)
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    want text := CASE method WHEN 'HEAD' THEN 'GET' ELSE method END;
-    candidate @extschema@.routes;
-    values_ text[];
-BEGIN
-    allowed := '{}';
-    -- A template without parameters matches by equality; one with them by
-    -- its regex, tried only when the path starts with its literal prefix
-    -- (a regex per route and request was most of this function's time).
-    FOR candidate IN
-        SELECT r.* FROM @extschema@.routes r
-        WHERE CASE WHEN r.param_names = '{}' THEN r.path_template = path
-                   ELSE starts_with(path, split_part(r.path_template, '{', 1))
-                        AND path ~ r.path_regex END
-        ORDER BY r.literal_segments DESC, r.id
-    LOOP
-        allowed := allowed || candidate.method;
-        path_template := coalesce(path_template, candidate.path_template);
-        IF route IS NULL AND candidate.method = want THEN
-            route := candidate;
-            params := '{}';
-            IF cardinality(candidate.param_names) > 0 THEN
-                values_ := regexp_match(path, candidate.path_regex);
-                params := (SELECT jsonb_object_agg(n, v)
-                           FROM unnest(candidate.param_names, values_) AS u(n, v));
-            END IF;
-        END IF;
-    END LOOP;
-END
-$$;
+AS 'MODULE_PATHNAME', 'nk_sql_match_route'
+LANGUAGE C STABLE STRICT;
 ALTER FUNCTION @extschema@.match_route(text, text) OWNER TO namaskah_owner;
 
--- A finished answer: JSON body, content type, the route template for the
--- frontend's log and metrics (it strips the x-namaskah-route header).
+-- What a request is answered: status, headers (with x-namaskah-route, the
+-- route template for namaskahd's log and metrics; namaskahd strips it) and
+-- body. A stage that ends the request returns one; NULL lets it go on.
+CREATE TYPE @extschema@.answer AS (status int, headers jsonb, body text);
+ALTER TYPE @extschema@.answer OWNER TO namaskah_owner;
+
+-- A finished answer with a JSON body.
 CREATE FUNCTION @extschema@.respond(status int, body jsonb, route text,
-    extra_headers jsonb DEFAULT '{}',
-    OUT out_status int, OUT out_headers jsonb, OUT out_body text)
+    extra_headers jsonb DEFAULT '{}')
+RETURNS @extschema@.answer
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    out_status := status;
-    out_headers := jsonb_build_object('Content-Type', 'application/json; charset=utf-8',
-                                      'x-namaskah-route', route) || coalesce(extra_headers, '{}');
-    out_body := CASE WHEN status = 204 OR body IS NULL THEN NULL
-                     ELSE @extschema@.json_text(body) END;
+    RETURN ROW(status,
+        jsonb_build_object('Content-Type', 'application/json; charset=utf-8',
+                           'x-namaskah-route', route) || coalesce(extra_headers, '{}'),
+        CASE WHEN status = 204 OR body IS NULL THEN NULL
+             ELSE @extschema@.json_text(body) END)::@extschema@.answer;
 END
 $$;
 
+-- A problem answer (problem_body).
 CREATE FUNCTION @extschema@.respond_problem(status int, code text,
     detail text, path text, request_id text, route text,
-    extra_headers jsonb DEFAULT '{}', extra jsonb DEFAULT NULL,
-    OUT out_status int, OUT out_headers jsonb, OUT out_body text)
+    extra_headers jsonb DEFAULT '{}', extra jsonb DEFAULT NULL)
+RETURNS @extschema@.answer
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    out_status := status;
-    out_headers := jsonb_build_object('Content-Type', 'application/problem+json; charset=utf-8',
-                                      'x-namaskah-route', route) || coalesce(extra_headers, '{}');
-    out_body := @extschema@.problem_body(status, code, detail, path, request_id, extra);
+    RETURN ROW(status,
+        jsonb_build_object('Content-Type', 'application/problem+json; charset=utf-8',
+                           'x-namaskah-route', route) || coalesce(extra_headers, '{}'),
+        @extschema@.problem_body(status, code, detail, path, request_id, extra)
+        )::@extschema@.answer;
 END
 $$;
 
@@ -365,84 +354,63 @@ $$;
 -- IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) and, when
 -- denied, Retry-After.
 CREATE FUNCTION @extschema@.rate_limit_headers(policy text, window_seconds int,
-    allowed boolean, quota int, remaining int, reset_after int, retry_after int)
+    limited @extschema@.rate_limit_result)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
     SELECT jsonb_build_object(
-        'RateLimit-Policy', format('"%s";q=%s;w=%s', $1, $4, $2),
-        'RateLimit', format('"%s";r=%s;t=%s', $1, $5, $6))
-        || CASE WHEN $3 THEN '{}'::jsonb
-           ELSE jsonb_build_object('Retry-After', greatest($7, 1)::text) END
+        'RateLimit-Policy', format('"%s";q=%s;w=%s', $1, ($3)."limit", $2),
+        'RateLimit', format('"%s";r=%s;t=%s', $1, ($3).remaining, ($3).reset_after))
+        || CASE WHEN ($3).allowed THEN '{}'::jsonb
+           ELSE jsonb_build_object('Retry-After', greatest(($3).retry_after, 1)::text) END
 $$;
 
--- The one 429 of the pipeline: a policy's denial (limited, a
--- rate_limit_result) as a problem with its RateLimit fields, Retry-After and
--- the policy named in the body.
+-- The one 429 of the pipeline: a policy's denial (limited) as a problem
+-- with its RateLimit fields, Retry-After and the policy named in the body.
 CREATE FUNCTION @extschema@.respond_rate_limited(policy text, window_seconds int,
     limited @extschema@.rate_limit_result, detail text, path text, request_id text,
-    route text, OUT out_status int, OUT out_headers jsonb, OUT out_body text)
-LANGUAGE sql STABLE
+    route text)
+RETURNS @extschema@.answer
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT * FROM @extschema@.respond_problem(429, 'rate_limited',
+BEGIN
+    -- (PL/pgSQL: an SQL function returning a row is not inlined, and would
+    -- be parsed again in every transaction that calls it)
+    RETURN @extschema@.respond_problem(429, 'rate_limited',
         coalesce(detail, 'Too many requests; retry after the time in Retry-After.'),
         path, request_id, route,
-        @extschema@.rate_limit_headers(policy, window_seconds, false, limited."limit",
-            limited.remaining, limited.reset_after, limited.retry_after),
-        jsonb_build_object('policy', policy))
+        @extschema@.rate_limit_headers(policy, window_seconds, limited),
+        jsonb_build_object('policy', policy));
+END
 $$;
 
--- The stages of one request (handle_request, part 65, wraps it with the
--- audit record; subject, the verified token's sub or NULL, is handed back
--- for it). Runs as namaskah_owner, the caller's identity.
-CREATE FUNCTION @extschema@.run_pipeline(
-    method text, path text, query text, request_headers jsonb,
-    request_body text, client_addr inet, request_id text,
-    OUT status int, OUT headers jsonb, OUT body text, OUT subject text)
-LANGUAGE plpgsql VOLATILE
+-- ---------------------------------------------------------------------------
+-- The stages. Each takes what the stages before it found and either ends
+-- the request (its rejection, an answer) or hands on what it found.
+-- run_pipeline, at the end of this part, is the list of them in order.
+
+-- 1. route: which endpoint. 501 for an unknown method, 404 for an unknown
+-- path or a malformed identifier (it cannot name a resource), 405 for a
+-- method the path does not have (OPTIONS: 204 with Allow).
+CREATE FUNCTION @extschema@.stage_route(method text, path text, request_id text,
+    OUT route @extschema@.routes, OUT route_label text, OUT params jsonb,
+    OUT rejection @extschema@.answer)
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     matched record;
-    route @extschema@.routes;
-    route_label text := 'unmatched';
-    query_params jsonb;
-    json_body jsonb;
-    token text;
-    verdict @extschema@.jwt_verdict;
-    subject_role text;
-    policy record;
-    limit_key text;
-    limited record;
-    limit_headers jsonb := '{}';
-    req jsonb;
-    result jsonb;
-    result_status int;
-    soft_problem jsonb;
-    err_status int;
-    err_code text;
-    err_text text;
-    err_state text;
-    err_message text;
-    err_hint text;
-    err_detail text;
     allow_header text;
-    denied boolean := false;
-    answer record;
 BEGIN
-    request_headers := coalesce(request_headers, '{}');
-
-    -- 1. route
+    route_label := 'unmatched';
     IF method NOT IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT') THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(501,
-            'method_not_implemented', 'This HTTP method is not supported.',
-            path, request_id, route_label);
+        rejection := @extschema@.respond_problem(501, 'method_not_implemented',
+            'This HTTP method is not supported.', path, request_id, route_label);
         RETURN;
     END IF;
     matched := @extschema@.match_route(method, path);
     IF matched.allowed = '{}' THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
-            'not_found', 'No resource exists at this path.', path, request_id,
-            route_label);
+        rejection := @extschema@.respond_problem(404, 'not_found',
+            'No resource exists at this path.', path, request_id, route_label);
         RETURN;
     END IF;
     route_label := matched.path_template;
@@ -451,34 +419,50 @@ BEGIN
             matched.allowed || CASE WHEN 'GET' = ANY (matched.allowed)
                 THEN ARRAY['HEAD'] ELSE '{}' END || ARRAY['OPTIONS']) AS m ORDER BY m), ', ');
         IF method = 'OPTIONS' THEN
-            SELECT * INTO status, headers, body FROM @extschema@.respond(204, NULL,
-                route_label, jsonb_build_object('Allow', allow_header));
+            rejection := @extschema@.respond(204, NULL, route_label,
+                jsonb_build_object('Allow', allow_header));
         ELSE
-            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(405,
-                'method_not_allowed', 'This method is not allowed on this resource.',
-                path, request_id, route_label, jsonb_build_object('Allow', allow_header));
+            rejection := @extschema@.respond_problem(405, 'method_not_allowed',
+                'This method is not allowed on this resource.', path, request_id,
+                route_label, jsonb_build_object('Allow', allow_header));
         END IF;
         RETURN;
     END IF;
     route := matched.route;
     route_label := route.path_template;
-    -- A malformed identifier cannot name a resource: same answer as a missing one.
-    IF matched.params <> '{}' AND EXISTS (
-            SELECT FROM jsonb_each_text(matched.params) AS p
-            WHERE p.value !~ '^[A-Za-z0-9._~-]{1,128}$') THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(404,
-            'not_found', 'The resource does not exist.', path, request_id, route_label);
-        RETURN;
+    params := matched.params;
+    IF params = '{}' THEN
+        RETURN;   -- (apart: a condition with EXISTS is a query each time)
     END IF;
+    IF EXISTS (SELECT FROM jsonb_each_text(params) AS p
+               WHERE p.value !~ '^[A-Za-z0-9._~-]{1,128}$') THEN
+        rejection := @extschema@.respond_problem(404, 'not_found',
+            'The resource does not exist.', path, request_id, route_label);
+    END IF;
+END
+$$;
 
-    -- 2. input (an exception block is a subtransaction: only when needed)
+-- 2. input: the query string and the JSON body, parsed strictly (400, 415).
+-- An exception block is a subtransaction: entered only when there is
+-- something to parse.
+CREATE FUNCTION @extschema@.stage_input(method text, query text,
+    request_headers jsonb, request_body text, path text, request_id text,
+    route_label text, OUT query_params jsonb, OUT json_body jsonb,
+    OUT rejection @extschema@.answer)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    err_state text;
+    err_message text;
+    err_detail text;
+BEGIN
     query_params := '{}';
     IF query IS NOT NULL AND query <> '' THEN
         BEGIN
             query_params := @extschema@.parse_query(query);
         EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
             GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE;
-            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
+            rejection := @extschema@.respond_problem(400,
                 CASE WHEN err_state IN ('22021', '22P05') THEN 'invalid_encoding'
                      ELSE 'invalid_query' END,
                 'The query string is invalid: ' || err_message || '.',
@@ -486,183 +470,325 @@ BEGIN
             RETURN;
         END;
     END IF;
-    IF request_body IS NOT NULL AND request_body <> '' AND method <> 'HEAD' THEN
-        IF coalesce(request_headers->>'content-type', '') !~* '^application/json[ \t]*(;|$)' THEN
-            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(415,
-                'unsupported_media_type', 'Request bodies must be application/json.',
-                path, request_id, route_label);
-            RETURN;
-        END IF;
-        BEGIN
-            json_body := @extschema@.parse_body(request_body);
-        EXCEPTION WHEN data_exception OR program_limit_exceeded OR statement_too_complex THEN
-            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
-                err_detail = PG_EXCEPTION_DETAIL;
-            SELECT * INTO status, headers, body FROM @extschema@.respond_problem(400,
-                CASE err_state WHEN '22030' THEN 'duplicate_member'
-                               WHEN '54000' THEN 'body_limit_exceeded'
-                               ELSE 'invalid_json' END,
-                CASE err_state
-                    WHEN '22030' THEN 'A member name appears twice in one object of the request body.'
-                    WHEN '54000' THEN format('The request body exceeds the limit on %s (%s).',
-                        replace(err_detail::jsonb->>'limit', '_', ' '), err_detail::jsonb->>'max')
-                    ELSE 'The request body is not valid JSON.' END,
-                path, request_id, route_label, '{}',
-                CASE WHEN err_state = '54000' THEN err_detail::jsonb END);
-            RETURN;
-        END;
-    END IF;
-
-    -- 3. identity. Failed attempts count against the client address (policy
-    -- auth_failures): a failure consumes from it, and once it is used up the
-    -- answer is 429 instead of 401, so guessing tokens from one address is
-    -- throttled. A valid token costs no rate-limit work here.
-    IF route.auth = 'bearer' THEN
-        -- the scheme is case-insensitive (RFC 9110 § 11.1)
-        token := substring(request_headers->>'authorization'
-                           FROM '(?i)^bearer +([A-Za-z0-9._~+/=-]+) *$');
-        IF token IS NULL THEN
-            verdict := ROW(false, 'missing_token', NULL, NULL, NULL, NULL);
-        ELSE
-            verdict := @extschema@.jwt_verify_strict(token, now());
-        END IF;
-        IF NOT verdict.valid THEN
-            limited := @extschema@.rate_limit_check('auth_failures',
-                @extschema@.rate_limit_key('client', route_label, NULL, client_addr));
-            IF NOT limited.allowed THEN
-                SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
-                    'auth_failures', (SELECT p.window_seconds FROM @extschema@.rate_limit_policies p
-                                      WHERE p.name = 'auth_failures'),
-                    limited, 'Too many failed authentication attempts; retry after the time in Retry-After.',
-                    path, request_id, route_label);
-            ELSIF token IS NULL THEN
-                SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
-                    'missing_token', 'A bearer token is required.', path, request_id,
-                    route_label, jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"'));
-            ELSE
-                SELECT * INTO status, headers, body FROM @extschema@.respond_problem(401,
-                    verdict.reason, 'The bearer token is not valid.', path, request_id,
-                    route_label, jsonb_build_object('WWW-Authenticate',
-                        format('Bearer realm="namaskah", error="invalid_token", error_description="%s"',
-                               verdict.reason)));
-            END IF;
-            RETURN;
-        END IF;
-        subject := verdict.sub;
-        subject_role := verdict.role;
-        PERFORM set_config('request.jwt.claims', verdict.claims::text, true);
-    END IF;
-
-    -- 4. admission: a request already over its limit costs one read
-    SELECT p.name, p.scope, p.window_seconds INTO policy
-    FROM @extschema@.rate_limit_policies p
-    WHERE p.name = coalesce(route.rate_limit_policy, 'default');
-    IF FOUND THEN
-        limit_key := @extschema@.rate_limit_key(policy.scope, route_label,
-                                                subject, client_addr);
-        limited := @extschema@.rate_limit_peek(policy.name, limit_key);
-        limit_headers := @extschema@.rate_limit_headers(policy.name,
-            policy.window_seconds, limited.allowed, limited."limit",
-            limited.remaining, limited.reset_after, limited.retry_after);
-        IF NOT limited.allowed THEN
-            SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
-                policy.name, policy.window_seconds, limited, NULL, path, request_id, route_label);
-            RETURN;
-        END IF;
-    END IF;
-
-    -- 5. authorize
-    IF route.required_role IS NOT NULL
-       AND subject_role IS DISTINCT FROM route.required_role THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(403,
-            'forbidden', 'You are not allowed to do this.', path, request_id,
-            route_label, limit_headers);
+    IF request_body IS NULL OR request_body = '' OR method = 'HEAD' THEN
         RETURN;
     END IF;
+    IF coalesce(request_headers->>'content-type', '') !~* '^application/json[ \t]*(;|$)' THEN
+        rejection := @extschema@.respond_problem(415, 'unsupported_media_type',
+            'Request bodies must be application/json.', path, request_id, route_label);
+        RETURN;
+    END IF;
+    BEGIN
+        json_body := @extschema@.parse_body(request_body);
+    EXCEPTION WHEN data_exception OR program_limit_exceeded OR statement_too_complex THEN
+        GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
+            err_detail = PG_EXCEPTION_DETAIL;
+        rejection := @extschema@.respond_problem(400,
+            CASE err_state WHEN '22030' THEN 'duplicate_member'
+                           WHEN '54000' THEN 'body_limit_exceeded'
+                           ELSE 'invalid_json' END,
+            CASE err_state
+                WHEN '22030' THEN 'A member name appears twice in one object of the request body.'
+                WHEN '54000' THEN format('The request body exceeds the limit on %s (%s).',
+                    replace(err_detail::jsonb->>'limit', '_', ' '), err_detail::jsonb->>'max')
+                ELSE 'The request body is not valid JSON.' END,
+            path, request_id, route_label, '{}',
+            CASE WHEN err_state = '54000' THEN err_detail::jsonb END);
+    END;
+END
+$$;
 
-    -- 6. endpoint, then 7. accounting: both inside one subtransaction so a
-    -- denied accounting step undoes the endpoint's effects.
-    req := jsonb_build_object(
-        'method', method, 'path', path, 'route', route_label,
-        'params', matched.params, 'query', query_params, 'body', json_body,
-        'client_addr', host(client_addr), 'request_id', request_id,
-        'user_id', subject, 'role', subject_role,
-        -- for endpoints that authenticate the request themselves (signed
-        -- webhooks): the headers without credentials, and the exact body
-        'headers', request_headers - 'authorization' - 'cookie' - 'proxy-authorization',
-        'raw_body', CASE WHEN route.auth = 'webhook' THEN request_body END);
-    -- One subtransaction: an endpoint error rolls back the endpoint's
-    -- effects and the request is accounted after it; a denied accounting
-    -- step (denied, since an endpoint may raise a 429 of its own) rolls
-    -- back the endpoint's effects.
+-- 3. identity: the bearer token of a route that wants one (401). Failed
+-- attempts count against the client address (policy auth_failures): a
+-- failure consumes from it, and once it is used up the answer is 429
+-- instead of 401, so guessing tokens from one address is throttled. A valid
+-- token costs no rate-limit work here; its claims are published to the
+-- endpoint as request.jwt.claims.
+CREATE FUNCTION @extschema@.stage_identity(route @extschema@.routes,
+    request_headers jsonb, client_addr inet, path text, request_id text,
+    OUT subject text, OUT role text, OUT rejection @extschema@.answer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    token text;
+    verdict @extschema@.jwt_verdict;
+    limited @extschema@.rate_limit_result;
+BEGIN
+    IF route.auth <> 'bearer' THEN
+        RETURN;
+    END IF;
+    -- the scheme is case-insensitive (RFC 9110 § 11.1)
+    token := substring(request_headers->>'authorization'
+                       FROM '(?i)^bearer +([A-Za-z0-9._~+/=-]+) *$');
+    IF token IS NOT NULL THEN
+        verdict := @extschema@.jwt_verify_strict(token, now());
+        IF verdict.valid THEN
+            subject := verdict.sub;
+            role := verdict.role;
+            PERFORM set_config('request.jwt.claims', verdict.claims::text, true);
+            RETURN;
+        END IF;
+    END IF;
+    limited := @extschema@.rate_limit_check('auth_failures',
+        @extschema@.rate_limit_key('client', route.path_template, NULL, client_addr));
+    IF NOT limited.allowed THEN
+        rejection := @extschema@.respond_rate_limited('auth_failures',
+            (@extschema@.rate_limit_policy_info('auth_failures')).window_seconds, limited,
+            'Too many failed authentication attempts; retry after the time in Retry-After.',
+            path, request_id, route.path_template);
+    ELSIF token IS NULL THEN
+        rejection := @extschema@.respond_problem(401, 'missing_token',
+            'A bearer token is required.', path, request_id, route.path_template,
+            jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"'));
+    ELSE
+        rejection := @extschema@.respond_problem(401, verdict.reason,
+            'The bearer token is not valid.', path, request_id, route.path_template,
+            jsonb_build_object('WWW-Authenticate',
+                format('Bearer realm="namaskah", error="invalid_token", error_description="%s"',
+                       verdict.reason)));
+    END IF;
+END
+$$;
+
+-- 4. admission: the route's policy (NULL means 'default', 'none' none) and
+-- the request's key under it; a request already over its limit costs one
+-- read and no write (429). limit_headers are the RateLimit fields so far.
+CREATE FUNCTION @extschema@.stage_admission(route @extschema@.routes,
+    subject text, client_addr inet, path text, request_id text,
+    OUT policy text, OUT window_seconds int, OUT limit_key text,
+    OUT limit_headers jsonb, OUT rejection @extschema@.answer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    info record;
+    limited @extschema@.rate_limit_result;
+BEGIN
+    limit_headers := '{}';
+    info := @extschema@.rate_limit_policy_info(coalesce(route.rate_limit_policy, 'default'));
+    IF info.scope IS NULL THEN
+        RETURN;
+    END IF;
+    policy := coalesce(route.rate_limit_policy, 'default');
+    window_seconds := info.window_seconds;
+    limit_key := @extschema@.rate_limit_key(info.scope, route.path_template,
+                                            subject, client_addr);
+    limited := @extschema@.rate_limit_peek(policy, limit_key);
+    limit_headers := @extschema@.rate_limit_headers(policy, window_seconds, limited);
+    IF NOT limited.allowed THEN
+        rejection := @extschema@.respond_rate_limited(policy, window_seconds,
+            limited, NULL, path, request_id, route.path_template);
+    END IF;
+END
+$$;
+
+-- 5. authorization: the route's required role (403).
+CREATE FUNCTION @extschema@.stage_authorization(route @extschema@.routes,
+    role text, limit_headers jsonb, path text, request_id text)
+RETURNS @extschema@.answer
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF route.required_role IS NOT NULL AND role IS DISTINCT FROM route.required_role THEN
+        RETURN @extschema@.respond_problem(403, 'forbidden',
+            'You are not allowed to do this.', path, request_id,
+            route.path_template, limit_headers);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- What the endpoint and accounting stages came to (stage_endpoint).
+CREATE TYPE @extschema@.endpoint_outcome AS (
+    result jsonb,            -- the endpoint's answer
+    result_status int,       -- its success status (set_response_status)
+    err_status int,          -- a problem instead: status, code, detail
+    err_code text,
+    err_text text,
+    err_state text,          -- the SQLSTATE it was raised with, if raised
+    err_detail text,         -- and the error's DETAIL
+    limited @extschema@.rate_limit_result,  -- the accounting's decision
+    denied boolean           -- the accounting refused: 429, effects undone
+);
+ALTER TYPE @extschema@.endpoint_outcome OWNER TO namaskah_owner;
+
+-- 7. accounting: the consuming rate-limit check, last before commit.
+CREATE FUNCTION @extschema@.stage_accounting(policy text, limit_key text)
+RETURNS @extschema@.rate_limit_result
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF policy IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN @extschema@.rate_limit_check(policy, limit_key);
+END
+$$;
+
+-- 6. endpoint, with 7. accounting in the same subtransaction: an endpoint
+-- error rolls back the endpoint's effects and the request is accounted
+-- after it; a denied accounting step (since an endpoint may raise a 429 of
+-- its own: denied) rolls back the endpoint's effects too. The one
+-- subtransaction of a request, entered only when an endpoint runs.
+CREATE FUNCTION @extschema@.stage_endpoint(route @extschema@.routes, req jsonb,
+    policy text, limit_key text)
+RETURNS @extschema@.endpoint_outcome
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    o @extschema@.endpoint_outcome;
+    soft_problem jsonb;
+    err_state text;
+    err_message text;
+    err_hint text;
+    err_detail text;
+    mapped record;
+BEGIN
+    o.denied := false;
     BEGIN
         PERFORM set_config('namaskah.response_status', '', true);
         PERFORM set_config('namaskah.response_problem', '', true);
-        result := @extschema@.call_endpoint(route.target, req);
-        result_status := coalesce(nullif(current_setting(
+        o.result := @extschema@.call_endpoint(route.target, req);
+        o.result_status := coalesce(nullif(current_setting(
             'namaskah.response_status', true), '')::int, 200);
         soft_problem := nullif(current_setting('namaskah.response_problem', true), '')::jsonb;
         IF soft_problem IS NOT NULL THEN
-            err_status := (soft_problem->>'status')::int;
-            err_code := soft_problem->>'code';
-            err_text := soft_problem->>'detail';
+            o.err_status := (soft_problem->>'status')::int;
+            o.err_code := soft_problem->>'code';
+            o.err_text := soft_problem->>'detail';
         END IF;
-        IF policy.name IS NOT NULL THEN
-            limited := @extschema@.rate_limit_check(policy.name, limit_key);
-            IF NOT limited.allowed THEN
-                denied := true;
-                RAISE EXCEPTION USING ERRCODE = 'NK429';
-            END IF;
+        o.limited := @extschema@.stage_accounting(policy, limit_key);
+        IF NOT (o.limited).allowed THEN
+            o.denied := true;
+            RAISE EXCEPTION USING ERRCODE = 'NK429';
         END IF;
     EXCEPTION WHEN OTHERS THEN
-        IF NOT denied THEN
+        IF NOT o.denied THEN
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE,
                 err_message = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT,
                 err_detail = PG_EXCEPTION_DETAIL;
-            SELECT * INTO err_status, err_code, err_text
-            FROM @extschema@.map_error(err_state, err_message, err_hint);
-            IF err_status >= 500 THEN
+            o.err_state := err_state;
+            o.err_detail := err_detail;
+            mapped := @extschema@.map_error(err_state, err_message, err_hint);
+            o.err_status := mapped.status;
+            o.err_code := mapped.code;
+            o.err_text := mapped.detail;
+            IF o.err_status >= 500 THEN
                 RAISE LOG 'namaskah: request % on % failed with SQLSTATE %: %',
-                    request_id, route_label, err_state,
+                    req->>'request_id', route.path_template, err_state,
                     @extschema@.sanitize_log(err_message, 512);
             END IF;
-            IF policy.name IS NOT NULL THEN
-                limited := @extschema@.rate_limit_check(policy.name, limit_key);
-                denied := NOT limited.allowed;
-            END IF;
+            o.limited := @extschema@.stage_accounting(policy, limit_key);
+            o.denied := (o.limited).allowed IS FALSE;
         END IF;
     END;
-    IF policy.name IS NOT NULL THEN
-        limit_headers := @extschema@.rate_limit_headers(policy.name,
-            policy.window_seconds, limited.allowed, limited."limit",
-            limited.remaining, limited.reset_after, limited.retry_after);
-    END IF;
-    IF denied THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_rate_limited(
-            policy.name, policy.window_seconds, limited, NULL, path, request_id, route_label);
-        RETURN;
-    END IF;
+    RETURN o;
+END
+$$;
 
-    IF err_status IS NOT NULL THEN
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
-            err_status, err_code, err_text, path, request_id, route_label,
-            limit_headers || CASE WHEN err_status = 503
-                THEN '{"Retry-After": "1"}'::jsonb
-                WHEN err_status = 401 AND route.auth <> 'webhook'
-                THEN jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"')
-                -- an endpoint's own rate limit says when to retry
-                WHEN err_status = 429 AND err_detail ~ '^\{'
-                THEN jsonb_build_object('Retry-After',
-                    coalesce(err_detail::jsonb->>'retry_after', '60'))
-                ELSE '{}' END,
-            CASE WHEN err_state ~ '^NK' AND coalesce(err_detail, '') <> ''
-                THEN err_detail::jsonb END);
-        RETURN;
+-- The answer of a request that reached its endpoint: the accounting's 429,
+-- the endpoint's problem, or its result; with the RateLimit fields after
+-- accounting.
+CREATE FUNCTION @extschema@.endpoint_answer(route @extschema@.routes,
+    o @extschema@.endpoint_outcome, policy text, window_seconds int,
+    limit_headers jsonb, path text, request_id text)
+RETURNS @extschema@.answer
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF policy IS NOT NULL THEN
+        limit_headers := @extschema@.rate_limit_headers(policy, window_seconds, o.limited);
     END IF;
-    answer := @extschema@.respond(result_status, result, route_label, limit_headers);
-    status := answer.out_status;
-    headers := answer.out_headers;
-    body := answer.out_body;
+    IF o.denied THEN
+        RETURN @extschema@.respond_rate_limited(policy, window_seconds, o.limited,
+            NULL, path, request_id, route.path_template);
+    ELSIF o.err_status IS NULL THEN
+        RETURN @extschema@.respond(o.result_status, o.result, route.path_template,
+                                   limit_headers);
+    END IF;
+    RETURN @extschema@.respond_problem(o.err_status, o.err_code, o.err_text, path,
+        request_id, route.path_template,
+        limit_headers || CASE WHEN o.err_status = 503
+            THEN '{"Retry-After": "1"}'::jsonb
+            WHEN o.err_status = 401 AND route.auth <> 'webhook'
+            THEN jsonb_build_object('WWW-Authenticate', 'Bearer realm="namaskah"')
+            -- an endpoint's own rate limit says when to retry
+            WHEN o.err_status = 429 AND o.err_detail ~ '^\{'
+            THEN jsonb_build_object('Retry-After',
+                coalesce(o.err_detail::jsonb->>'retry_after', '60'))
+            ELSE '{}' END,
+        CASE WHEN o.err_state ~ '^NK' AND coalesce(o.err_detail, '') <> ''
+            THEN o.err_detail::jsonb END);
+END
+$$;
+
+-- What an endpoint function receives.
+CREATE FUNCTION @extschema@.endpoint_request(method text, path text,
+    route @extschema@.routes, params jsonb, query_params jsonb, json_body jsonb,
+    client_addr inet, request_id text, subject text, role text,
+    request_headers jsonb, request_body text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object(
+        'method', method, 'path', path, 'route', (route).path_template,
+        'params', params, 'query', query_params, 'body', json_body,
+        'client_addr', host(client_addr), 'request_id', request_id,
+        'user_id', subject, 'role', role,
+        -- for endpoints that authenticate the request themselves (signed
+        -- webhooks): the headers without credentials, and the exact body
+        'headers', request_headers - 'authorization' - 'cookie' - 'proxy-authorization',
+        'raw_body', CASE WHEN (route).auth = 'webhook' THEN request_body END)
+$$;
+
+-- The stages of one request, in order; each may end it with its answer
+-- (handle_request, part 65, then writes the audit record, stage 8; subject,
+-- the verified token's sub or NULL, is handed back for it). Runs as
+-- namaskah_owner, the caller's identity.
+CREATE FUNCTION @extschema@.run_pipeline(
+    method text, path text, query text, request_headers jsonb,
+    request_body text, client_addr inet, request_id text,
+    OUT answer @extschema@.answer, OUT subject text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    routed record;
+    parsed record;
+    caller record;
+    admitted record;
+    outcome @extschema@.endpoint_outcome;
+BEGIN
+    request_headers := coalesce(request_headers, '{}');
+    routed := @extschema@.stage_route(method, path, request_id);
+    answer := routed.rejection;
+    IF answer.status IS NOT NULL THEN RETURN; END IF;
+
+    parsed := @extschema@.stage_input(method, query, request_headers, request_body,
+        path, request_id, routed.route_label);
+    answer := parsed.rejection;
+    IF answer.status IS NOT NULL THEN RETURN; END IF;
+
+    caller := @extschema@.stage_identity(routed.route, request_headers,
+        client_addr, path, request_id);
+    answer := caller.rejection;
+    IF answer.status IS NOT NULL THEN RETURN; END IF;
+    subject := caller.subject;
+
+    admitted := @extschema@.stage_admission(routed.route, subject, client_addr,
+        path, request_id);
+    answer := admitted.rejection;
+    IF answer.status IS NOT NULL THEN RETURN; END IF;
+
+    answer := @extschema@.stage_authorization(routed.route, caller.role,
+        admitted.limit_headers, path, request_id);
+    IF answer.status IS NOT NULL THEN RETURN; END IF;
+
+    outcome := @extschema@.stage_endpoint(routed.route,
+        @extschema@.endpoint_request(method, path, routed.route, routed.params,
+            parsed.query_params, parsed.json_body, client_addr, request_id,
+            subject, caller.role, request_headers, request_body),
+        admitted.policy, admitted.limit_key);
+    answer := @extschema@.endpoint_answer(routed.route, outcome, admitted.policy,
+        admitted.window_seconds, admitted.limit_headers, path, request_id);
 END
 $$;
 ALTER FUNCTION @extschema@.run_pipeline(text, text, text, jsonb, text, inet, text)

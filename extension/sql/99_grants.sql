@@ -30,5 +30,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.raise_problem(int, text, text, jsonb),
 GRANT EXECUTE ON FUNCTION @extschema@.audit_chain_id(), @extschema@.audit_hash(bytea, text[]),
     @extschema@.audit_fields(@extschema@.audit_log), @extschema@.audit_genesis(uuid),
     @extschema@.security_event_type(int, text), @extschema@.setting(text),
-    @extschema@.cursor_encode(text)
+    @extschema@.cursor_encode(text),
+    -- partitions and archives (65_audit.sql)
+    @extschema@.audit_partition_name(date), @extschema@.audit_refuse_change(),
+    @extschema@.audit_archived_heads(),
+    @extschema@.audit_archive_chain(@extschema@.audit_log, @extschema@.audit_log, bigint),
+    @extschema@.audit_archive_refuse(text, bigint, text), @extschema@.json_time(timestamptz),
+    @extschema@.sanitize_log(text, int)
     TO namaskah_auditor;
+-- Archiving is for a superuser (scripts/archive_audit), not for the pipeline;
+-- the pipeline keeps audit_partitions_maintain (metrics scrapes call it).
+REVOKE EXECUTE ON FUNCTION @extschema@.audit_archive_drop(text, jsonb, text),
+    @extschema@.audit_archive_seal(text), @extschema@.audit_partitions_ensure(timestamptz, timestamptz),
+    @extschema@.audit_partitions(), @extschema@.audit_verify_continuation(jsonb)
+    FROM namaskah_owner;

@@ -37,6 +37,24 @@ BEGIN
     IF to_regnamespace(hs) IS NULL THEN
         RETURN;
     END IF;
+    -- The audit log is partitioned by day (2.4.0): a partition for every
+    -- day the held records need, first, kept out of the extension like the
+    -- ones the service creates.
+    IF to_regclass(hs || '.audit_log') IS NOT NULL
+       AND to_regprocedure('namaskah.audit_partitions_ensure(timestamptz,timestamptz)') IS NOT NULL THEN
+        EXECUTE format('SELECT count(namaskah.audit_partitions_ensure(d, d)) FROM (SELECT DISTINCT '
+                       'date_trunc(''day'', logged_at AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' AS d '
+                       'FROM %I.audit_log) days', hs);
+        FOR t IN
+            SELECT c.oid::regclass::text FROM pg_catalog.pg_depend d
+            JOIN pg_catalog.pg_class c ON c.oid = d.objid
+            WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
+              AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+              AND c.relnamespace = 'namaskah_audit'::regnamespace
+        LOOP
+            EXECUTE format('ALTER EXTENSION namaskah DROP TABLE %s', t);
+        END LOOP;
+    END IF;
     SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO pending
     FROM pg_catalog.pg_class c
     WHERE c.relnamespace = to_regnamespace(hs) AND c.relkind = 'r'

@@ -10,7 +10,8 @@
 # with tokens of 1000 users, GET /api/version, a rejected token, and a key
 # over its limit (every request 429). Prints tps (mean latency at 1 client)
 # and each one's ratio to the ceiling at the same client count, then the
-# targets of issue 14.
+# targets of issue 14, and where the entry function's time goes (a function-level
+# profile of one client).
 #
 # The bench users and policies: test/bench/fixtures.sql (shared with
 # scenarios_auth.sh). Connection:
@@ -109,3 +110,27 @@ echo "1-client mean latency (ms): ceiling ${lat[ceiling,1]:-n/a}, auth_me ${lat[
 echo "targets (same run): auth_me/ceiling at 8 clients >= 0.6: $(ratio "${tps[auth_me,8]:-}" "${tps[ceiling,8]:-}");" \
     "version/ceiling at 8 >= 0.7: $(ratio "${tps[version,8]:-}" "${tps[ceiling,8]:-}");" \
     "auth_me 1-client latency <= 2x ceiling's: $(ratio "${lat[auth_me,1]:-}" "${lat[ceiling,1]:-}")x"
+
+# Where the entry function's time goes: one client, every function timed
+# (track_functions = all, which itself adds a little to each call); each
+# function's own time (callees excluded) per request, for the two paths of
+# the targets.
+profile() { # script
+    psql_q -c "SELECT pg_stat_reset()" >/dev/null
+    PGOPTIONS="-c track_functions=all" pgbench -n -M prepared -c 1 -T "$SECS" \
+        -f "$work/$1.sql" >/dev/null 2>&1
+    sleep 1 # the backend's counters reach the shared statistics as it exits
+    psql_q -F ' ' <<'PROFILE'
+WITH f AS (SELECT schemaname || '.' || funcname AS fn, calls, self_time, total_time
+           FROM pg_stat_user_functions),
+     req AS (SELECT calls, total_time FROM f WHERE fn = 'namaskah.handle_request')
+SELECT format('  %-40s %6s us  %3s%%', f.fn, round((f.self_time * 1000 / req.calls)::numeric, 1),
+              round((100 * f.self_time / req.total_time)::numeric))
+FROM f, req WHERE req.calls > 0 ORDER BY f.self_time DESC LIMIT 12;
+PROFILE
+}
+for w in version auth_me; do
+    echo "$w at 1 client, own time per request of the busiest functions (share of handle_request's):"
+    profile "$w"
+done
+

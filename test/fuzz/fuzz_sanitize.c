@@ -10,10 +10,12 @@
  *   nk_json_escape and nk_html_escape: the measured length matches a full
  *     run, a cut run is a prefix of the full one, output valid UTF-8; JSON
  *     output holds no raw '<' '>' '&' '\'' or control character;
+ *   nk_json_inert: the same, and no raw '<' '>' '&' '\'' U+2028/9 left;
  *   nk_validate_text: OK only for valid UTF-8 with no blocked character.
  * Built by the test runner with clang -fsanitize=fuzzer,address,undefined
  * together with every C file of extension/core (see common build rules).
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nk_html_escape(full, need + 1, in, len) != need ||
         !nk_utf8_valid(full, strlen(full)) || strpbrk(full, "<>\"'") != NULL)
         abort();
+    free(full);
+
+    /* Inert JSON: measured = full, a cut is a prefix, no raw < > & ' or
+     * U+2028/9 left, and nothing changed when there was nothing to do. */
+    need = nk_json_inert(NULL, 0, in, len);
+    full = malloc(need + 1);
+    if (nk_json_inert(full, need + 1, in, len) != need ||
+        memchr(full, '<', need) || memchr(full, '>', need) ||
+        memchr(full, '&', need) || memchr(full, '\'', need) ||
+        memmem(full, need, "\xe2\x80\xa8", 3) ||
+        memmem(full, need, "\xe2\x80\xa9", 3) ||
+        (need == len && memcmp(full, in, len) != 0))
+        abort();
+    cut = data[0] % (need + 1) + 1;
+    out = malloc(cut);
+    if (nk_json_inert(out, cut, in, len) != need ||
+        strncmp(out, full, strlen(out)) != 0)
+        abort();
+    free(out);
     free(full);
 
     /*

@@ -386,6 +386,7 @@ GOOD_URL = "postgresql://namaskah_frontend:Hunter2Secret@127.0.0.1:5432/namaskah
     ({"DATABASE_URL": GOOD_URL, "MAX_BODY_BYTES": "1e6"}, "MAX_BODY_BYTES"),
     ({"DATABASE_URL": GOOD_URL, "TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}, "TRUSTED_PROXIES"),
     ({"DATABASE_URL": GOOD_URL, "LOG_LEVEL": "verbose"}, "LOG_LEVEL"),
+    ({"DATABASE_URL": GOOD_URL, "DB_STATEMENTS": "prepared"}, "DB_STATEMENTS"),
 ])
 def test_bad_config_exits_2_naming_the_variable(nk_bin, env, variable):
     env = dict(env, SECRET_KEY="UnrelatedSecretValue", JWT_SECRET_KEY="OtherSecretValue")
@@ -800,19 +801,20 @@ def test_client_cannot_send_internal_headers(base_url):
 
 # ---- the database connection pool -------------------------------------------
 
-class RoutesLocked:
-    """Holds ACCESS EXCLUSIVE on namaskah.routes in another session until
-    release(): every pipeline call blocks inside the database meanwhile,
-    holding its pooled connection."""
+class PipelineLocked:
+    """Holds ACCESS EXCLUSIVE on namaskah.audit_log in another session until
+    release(): every pipeline call blocks inside the database meanwhile (at
+    its audit record, the one table every request writes; the routes are
+    read from each backend's copy), holding its pooled connection."""
 
     def __init__(self):
         self.proc = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"],
                                      stdin=subprocess.PIPE, text=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.proc.stdin.write("BEGIN;\nLOCK TABLE namaskah.routes IN ACCESS EXCLUSIVE MODE;\n")
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE namaskah.audit_log IN ACCESS EXCLUSIVE MODE;\n")
         self.proc.stdin.flush()
         wait_sql("SELECT count(*) FROM pg_locks WHERE relation = "
-                 "'namaskah.routes'::regclass AND mode = 'AccessExclusiveLock' "
+                 "'namaskah.audit_log'::regclass AND mode = 'AccessExclusiveLock' "
                  "AND granted", "1")
 
     def release(self):
@@ -828,7 +830,7 @@ def wait_sql(sql, want, timeout=10):
         time.sleep(0.02)
 
 
-def blocked_on_routes():
+def blocked_in_pipeline():
     return ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE '%handle_request%'")
 
@@ -860,18 +862,18 @@ def test_pool_requests_wait_for_the_one_connection(instance):
     inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "8",
                      "DB_POOL_TIMEOUT_MS": "10000"})
     assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
-    lock = RoutesLocked()
+    lock = PipelineLocked()
     results, threads = {}, []
     try:
         threads.append(get_in_thread(inst.url + API_PATH, results, 0))
         # the first request holds the only connection, blocked in the database
-        wait_sql(blocked_on_routes(), "1")
+        wait_sql(blocked_in_pipeline(), "1")
         for i in range(1, 6):
             threads.append(get_in_thread(inst.url + API_PATH, results, i))
         time.sleep(0.5)
         # still one backend at work: the others wait in namaskahd, not in
         # PostgreSQL
-        assert psql(blocked_on_routes()) == "1"
+        assert psql(blocked_in_pipeline()) == "1"
     finally:
         lock.release()
     for t in threads:
@@ -889,11 +891,11 @@ def test_pool_timeout_sheds_load_with_503(instance):
     inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "4",
                      "DB_POOL_TIMEOUT_MS": "300", "REQUEST_TIMEOUT_MS": "10000"})
     assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
-    lock = RoutesLocked()
+    lock = PipelineLocked()
     results = {}
     try:
         first = get_in_thread(inst.url + API_PATH, results, "first")
-        wait_sql(blocked_on_routes(), "1")
+        wait_sql(blocked_in_pipeline(), "1")
         t0 = time.time()
         r = requests.get(inst.url + API_PATH, timeout=10)
         elapsed = time.time() - t0
@@ -914,11 +916,11 @@ def test_a_full_pool_queue_sheds_at_once_with_503(instance):
     inst = instance({"DB_POOL_SIZE": "1", "WORKER_THREADS": "8", "DB_POOL_QUEUE_MAX": "1",
                      "DB_POOL_TIMEOUT_MS": "10000", "REQUEST_TIMEOUT_MS": "10000"})
     assert requests.get(inst.url + API_PATH, timeout=5).status_code == 404
-    lock = RoutesLocked()
+    lock = PipelineLocked()
     results = {}
     try:
         first = get_in_thread(inst.url + API_PATH, results, "first")
-        wait_sql(blocked_on_routes(), "1")
+        wait_sql(blocked_in_pipeline(), "1")
         queued = get_in_thread(inst.url + API_PATH, results, "queued")
         time.sleep(0.3)
         t0 = time.time()
@@ -967,3 +969,16 @@ def test_zz_database_down_gives_fast_503_then_recovers(base_url, db):
             time.sleep(0.1)
     assert ok >= 40, "did not recover within 10 s"
     assert db("SELECT 1") == "1"
+
+
+def test_unnamed_statements_answer_like_named(instance):
+    """DB_STATEMENTS=unnamed (for pgbouncer in transaction mode) answers as
+    the default does, and the config line says which is in use; that it
+    survives transaction pooling is test/topology/caches.py's part."""
+    inst = instance({"DB_STATEMENTS": "unnamed"})
+    for _ in range(3):
+        r = requests.get(inst.url + "/api/version", timeout=10)
+        assert r.status_code == 200, r.text
+    r = requests.get(inst.url + "/api/auth/me", headers={"Authorization": "Bearer x.y.z"}, timeout=10)
+    assert r.status_code == 401
+    assert '"db_statements":"unnamed"' in inst.log.path.read_text(errors="replace")

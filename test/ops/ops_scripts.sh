@@ -17,7 +17,7 @@ trap '[ -z "${web_pid:-}" ] || kill "$web_pid" 2>/dev/null; ops_cluster_stop; if
 fails() { ! "$@"; }
 
 for s in migrate validate_migration manage_secrets send_test_sms validate_config backup restore_backup \
-    deploy_production rollback_deployment smoke_checks validate_deployment run_security_tests load_test; do
+    deploy_production rollback_deployment smoke_checks validate_deployment run_security_tests load_test topology; do
     check "scripts/$s --help" bash -c "scripts/$s --help | grep -q usage"
 done
 

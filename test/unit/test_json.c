@@ -124,9 +124,33 @@ test_html(void)
     CHECK_STREQ(small, "a");
 }
 
+static void
+test_inert(void)
+{
+    char small[8];
+    static const char doc[] =
+        "{\"a\": \"<b>&'\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xa7\"}";
+
+    nk_json_inert(out, sizeof(out), doc, sizeof(doc) - 1);
+    CHECK_STREQ(out, "{\"a\": \"\\u003cb\\u003e\\u0026\\u0027\\u2028\\u2029"
+                     "\xe2\x80\xa7\"}");
+    CHECK(nk_json_inert(NULL, 0, doc, sizeof(doc) - 1) == strlen(out));
+    /* nothing to do: the same bytes */
+    nk_json_inert(out, sizeof(out), "{\"k\": [1, \"caf\xc3\xa9\"]}", 19);
+    CHECK_STREQ(out, "{\"k\": [1, \"caf\xc3\xa9\"]}");
+    /* a lone 0xE2 at the end is copied */
+    CHECK(nk_json_inert(out, sizeof(out), "\xe2\x80", 2) == 2);
+    /* cut between units, never inside an escape */
+    CHECK(nk_json_inert(small, sizeof(small), "a<b", 3) == 8);
+    CHECK_STREQ(small, "a\\u003c");
+    CHECK(nk_json_inert(small, 7, "a<b", 3) == 8);
+    CHECK_STREQ(small, "a");
+}
+
 int
 main(void)
 {
+    test_inert();
     test_html();
     test_escapes();
     test_invalid();
