@@ -15,7 +15,9 @@
  *      answer_transport_error; likewise 408, 413, invalid headers or body,
  *      and calls whose transaction failed);
  *   3. dispatch on the decoded path: /health (no database), /health/ready and
- *      /api/... (one call of namaskah.handle_request, db.c), else 404;
+ *      /api/... (one call of namaskah.handle_request, db.c), / and
+ *      /console/... (the web console, embedded: console.c; no database, no
+ *      file system), else 404;
  *   4. for a database call: headers to JSON (each value checked), the body
  *      read under MAX_BODY_BYTES (else 413 without reading it), the call, and
  *      the database's status, headers and body relayed after checking every
@@ -47,6 +49,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "console.h"
 #include "db.h"
 #include "head.h"
 #include "log.h"
@@ -85,7 +88,14 @@ struct request {
     int body_consumed; /* the whole request body has been read */
     int must_close;    /* what follows on the connection cannot be trusted */
     int in_error_cb;   /* answering from civetweb's http_error callback */
+    const char *csp;   /* Content-Security-Policy; NULL: the API's */
 };
+
+/* Every API answer's policy: nothing may load, nothing may frame it. */
+#define API_CSP "default-src 'none'; frame-ancestors 'none'"
+
+/* The console's hashed assets never change under their name. */
+#define IMMUTABLE_CACHE "public, max-age=31536000, immutable"
 
 static char *decode_copy(const char *in, size_t len, unsigned flags,
                          long *out_len);
@@ -125,6 +135,9 @@ static int answer_transport_error(struct request *r, int status,
 static double elapsed_seconds(const struct request *r);
 static void finish_request(const struct request *r);
 static int handle_health(struct request *r);
+static int console_method_refused(struct request *r);
+static int handle_console(struct request *r);
+static int redirect_to_console(struct request *r);
 static int handle_forward(struct request *r, int ready);
 static int dispatch(struct request *r);
 static int refuse_framing(struct request *r, enum nk_framing verdict);
@@ -298,8 +311,9 @@ send_response(struct request *r, int status, const struct out_header *h,
             has_cache_control = 1;
     }
     sb_addz(&b, "X-Content-Type-Options: nosniff\r\n"
-                "Content-Security-Policy: default-src 'none'; "
-                "frame-ancestors 'none'\r\n"
+                "Content-Security-Policy: ");
+    sb_addz(&b, r->csp != NULL ? r->csp : API_CSP);
+    sb_addz(&b, "\r\n"
                 "X-Frame-Options: DENY\r\n"
                 "Referrer-Policy: no-referrer\r\n");
     if (!has_cache_control)
@@ -800,6 +814,73 @@ handle_health(struct request *r)
     return send_response(r, 200, &h, 1, body, sizeof(body) - 1);
 }
 
+/*
+ * Only GET and HEAD reach the console; anything else is 405 naming them.
+ * Returns 0 when the method is one of them.
+ */
+static int
+console_method_refused(struct request *r)
+{
+    const char *m = r->ri->request_method;
+    struct out_header h[2] = {
+        {"Content-Type", "application/problem+json; charset=utf-8"},
+        {"Allow", "GET, HEAD"}};
+    size_t len;
+    char body[512];
+
+    if (m != NULL && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0))
+        return 0;
+    len = nk_problem_json(body, sizeof(body), 405, "method_not_allowed",
+                          "The console answers GET and HEAD only.",
+                          r->instance ? r->instance : "", r->id);
+    if (len >= sizeof(body))
+        return send_problem(r, 405, "method_not_allowed",
+                            "The console answers GET and HEAD only.");
+    return send_response(r, 405, h, 2, body, len);
+}
+
+/* "/" and "/console": the console's document is at /console/. */
+static int
+redirect_to_console(struct request *r)
+{
+    struct out_header h = {"Location", CONSOLE_PREFIX};
+    int rc;
+
+    snprintf(r->route, sizeof(r->route), "%s", "/console");
+    if ((rc = console_method_refused(r)) != 0)
+        return rc;
+    return send_response(r, 302, &h, 1, "", 0);
+}
+
+/*
+ * /console/...: an embedded asset. The document is never stored (it names
+ * the current hashed assets, and a stale copy would name gone ones); the
+ * hashed assets are cacheable for good. The assets carry the console's
+ * policy (CONSOLE_CSP); refusals are problem documents under the API's.
+ */
+static int
+handle_console(struct request *r)
+{
+    const struct console_asset *a;
+    struct out_header h[2] = {{"Content-Type", NULL},
+                              {"Cache-Control", "no-store"}};
+    int rc;
+
+    /* one metrics label for the whole console, whatever path was asked */
+    snprintf(r->route, sizeof(r->route), "%s", "/console");
+    if ((rc = console_method_refused(r)) != 0)
+        return rc;
+    a = console_find(r->path);
+    if (a == NULL || strlen(r->path) != r->path_len)
+        return send_problem(r, 404, "not_found",
+                            "No resource exists at this path.");
+    r->csp = CONSOLE_CSP;
+    h[0].value = a->content_type;
+    if (a->immutable)
+        h[1].value = IMMUTABLE_CACHE;
+    return send_response(r, 200, h, 2, (const char *)a->body, a->len);
+}
+
 /* /api/... and /health/ready: one call of namaskah.handle_request. */
 static int
 handle_forward(struct request *r, int ready)
@@ -972,6 +1053,10 @@ dispatch(struct request *r)
         return handle_forward(r, 1);
     if (strncmp(r->path, "/api/", 5) == 0)
         return handle_forward(r, 0);
+    if (strcmp(r->path, "/") == 0 || strcmp(r->path, "/console") == 0)
+        return redirect_to_console(r);
+    if (strncmp(r->path, CONSOLE_PREFIX, strlen(CONSOLE_PREFIX)) == 0)
+        return handle_console(r);
     return send_problem(r, 404, "not_found",
                         "No resource exists at this path.");
 }

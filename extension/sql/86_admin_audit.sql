@@ -176,14 +176,46 @@ BEGIN
 END
 $$;
 
+-- GET /api/admin/audit/verify: audit_verify over an id range (both ends
+-- optional; none checks the whole log and its seals), for the console's
+-- audit page. Reads no record itself: the chain check is the auditor's.
+CREATE FUNCTION api.admin_audit_verify(req jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q jsonb := req->'query';
+    from_id bigint;
+    to_id bigint;
+    v record;
+BEGIN
+    PERFORM @extschema@.require_admin();
+    PERFORM @extschema@.validate_request(req, NULL, '{
+        "from_id": {"type": "integer", "minimum": 1},
+        "to_id": {"type": "integer", "minimum": 1}}');
+    from_id := (q->>'from_id')::bigint;
+    to_id := (q->>'to_id')::bigint;
+    IF from_id > to_id THEN
+        PERFORM @extschema@.raise_problem(400, 'invalid_query', 'The query parameters are invalid.',
+            jsonb_build_object('errors', jsonb_build_array(
+                jsonb_build_object('field', 'to_id', 'code', 'out_of_range'))));
+    END IF;
+    SELECT * INTO v FROM @extschema@.audit_verify(from_id, to_id);
+    RETURN jsonb_build_object('ok', v.ok, 'checked', v.checked, 'first_bad_id', v.first_bad_id,
+                              'from_id', from_id, 'to_id', to_id);
+END
+$$;
+
 ALTER FUNCTION api.admin_audit(jsonb) OWNER TO namaskah_api;
+ALTER FUNCTION api.admin_audit_verify(jsonb) OWNER TO namaskah_api;
 ALTER FUNCTION api.admin_security_events(jsonb) OWNER TO namaskah_api;
 ALTER FUNCTION api.admin_rate_limits(jsonb) OWNER TO namaskah_api;
 
 GRANT EXECUTE ON FUNCTION @extschema@.query_time(jsonb, text),
     @extschema@.admin_audit_page(int, bigint, timestamptz, timestamptz, text, text, int),
     @extschema@.admin_security_report(timestamptz, timestamptz),
-    @extschema@.admin_hot_keys(int) TO namaskah_api;
+    @extschema@.admin_hot_keys(int), @extschema@.audit_verify(bigint, bigint) TO namaskah_api;
 -- what the definer functions above need as their owners
 GRANT EXECUTE ON FUNCTION @extschema@.require_admin(), @extschema@.json_time(timestamptz),
     @extschema@.security_rollup(), @extschema@.request_subject(),
@@ -192,6 +224,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.require_admin(), @extschema@.json_time(tim
 INSERT INTO @extschema@.routes (method, path_template, target, auth, required_role, description) VALUES
     ('GET', '/api/admin/audit', 'api.admin_audit(jsonb)', 'bearer', 'admin',
      'Audit records, newest first, filtered (masked)'),
+    ('GET', '/api/admin/audit/verify', 'api.admin_audit_verify(jsonb)', 'bearer', 'admin',
+     'Verifies the audit chain over an id range'),
     ('GET', '/api/admin/security-events', 'api.admin_security_events(jsonb)', 'bearer', 'admin',
      'Security-event totals and the actors over the threshold'),
     ('GET', '/api/admin/rate-limits', 'api.admin_rate_limits(jsonb)', 'bearer', 'admin',

@@ -8,7 +8,8 @@ import requests
 from conftest import psql
 
 URL_ENV = "NAMASKAH_URL"
-ADMIN_ROUTES = ["/api/admin/audit", "/api/admin/security-events", "/api/admin/rate-limits"]
+ADMIN_ROUTES = ["/api/admin/audit", "/api/admin/audit/verify", "/api/admin/security-events",
+                "/api/admin/rate-limits"]
 
 
 def token_for(base_url, email, password):
@@ -123,3 +124,28 @@ def test_rate_limit_keys_are_pseudonymized(base_url, admin_token):
         assert item["key"].startswith("ps_")
         assert {"policy", "limit", "remaining", "reset_after", "expires_at"} <= set(item)
     assert "127.0.0.1" not in r.text and "user:" not in r.text
+
+
+def test_audit_verify_whole_log_and_a_range(base_url, admin_token):
+    whole = get(base_url, "/api/admin/audit/verify", admin_token)
+    assert whole.status_code == 200, whole.text
+    body = whole.json()
+    assert body["ok"] is True and body["first_bad_id"] is None and body["checked"] > 0
+    assert body["from_id"] is None and body["to_id"] is None
+    top = int(psql("SELECT max(id) FROM namaskah.audit_log"))
+    part = get(base_url, "/api/admin/audit/verify", admin_token, from_id=1, to_id=top).json()
+    assert part["ok"] is True and part["from_id"] == 1 and part["to_id"] == top
+    assert part["checked"] == int(psql(f"SELECT count(*) FROM namaskah.audit_log WHERE id <= {top}"))
+    assert get(base_url, "/api/admin/audit/verify", admin_token, from_id=top + 10**6).json()["checked"] == 0
+
+
+@pytest.mark.parametrize("params,field,code", [
+    ({"from_id": "5", "to_id": "4"}, "to_id", "out_of_range"),
+    ({"from_id": "0"}, "from_id", "out_of_range"),
+    ({"to_id": "x"}, "to_id", "type"),
+    ({"chain": "1"}, "chain", "unexpected"),
+])
+def test_audit_verify_query_is_validated(base_url, admin_token, params, field, code):
+    r = get(base_url, "/api/admin/audit/verify", admin_token, **params)
+    assert r.status_code == 400, r.text
+    assert {"field": field, "code": code} in r.json()["errors"]

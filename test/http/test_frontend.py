@@ -87,7 +87,8 @@ def test_health_ready_reports_the_extension_version(base_url):
     check_security_headers(r.headers)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/", "/apix", "/api", "/index.html",
+# ("/" redirects to the web console: test_console.py)
+@pytest.mark.parametrize("path", ["/nope", "/apix", "/api", "/index.html", "/consolex",
                                   "/etc/passwd", "/../../etc/passwd",
                                   "/health/x"])
 def test_unknown_path_is_404_problem(base_url, path, nk_log):
