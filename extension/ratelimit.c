@@ -308,16 +308,8 @@ rl_find_policy(const char *name)
     if (!policies_valid) {
         uint64 gen = policies_gen;
 
-        PG_TRY();
-        {
-            rl_read_policies();
-        }
-        PG_CATCH();
-        {
-            n_policy_rows = 0; /* a half-filled copy is never used */
-            PG_RE_THROW();
-        }
-        PG_END_TRY();
+        /* (a read that fails leaves no policy: n_policy_rows is set last) */
+        rl_read_policies();
         /* an invalidation that arrived while reading: read again next time */
         policies_valid = nk_cache_load_keeps(gen, policies_gen);
     }

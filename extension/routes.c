@@ -130,16 +130,8 @@ ensure_routes(void)
     if (routes_valid)
         return;
     gen = routes_gen;
-    PG_TRY();
-    {
-        load_routes();
-    }
-    PG_CATCH();
-    {
-        n_routes = 0; /* a half-filled copy is never used */
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
+    /* (a load that fails leaves no route: n_routes is set last) */
+    load_routes();
     routes_valid = nk_cache_load_keeps(gen, routes_gen);
 }
 
