@@ -14,10 +14,10 @@
  * may use (namaskah.h).
  */
 #include "postgres.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "catalog/namespace.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -91,13 +91,10 @@ SPIPlanPtr
 nk_prepare_kept(const char *sql, int nargs, Oid *argtypes, int cursor_options,
                 const char *what)
 {
-    int nest = NewGUCNestLevel();
-    SPIPlanPtr plan;
+    int nest = nk_pin_search_path();
+    SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
-    (void)set_config_option("search_path", NK_SEARCH_PATH, PGC_USERSET,
-                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
-    AtEOXact_GUC(true, nest);
+    nk_unpin_search_path(nest);
     if (plan == NULL)
         elog(ERROR, "preparing %s failed: %s", what,
              SPI_result_code_string(SPI_result));

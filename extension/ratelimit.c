@@ -228,7 +228,7 @@ rl_report_error(nk_rl_error err, const char *policy)
  * (its statement trigger cache_invalidate sends a relcache invalidation;
  * rate_limit_policies_relcache_changed drops the copy). Every decision reads
  * its policy, and the pipeline reads the scope and window of a route's policy
- * (rate_limit_policy_scope): a query each time was some 20 us a request.
+ * (rate_limit_policy_info): a query each time was some 20 us a request.
  * Values are kept as the table holds them and checked at each use, so a
  * bad row still fails the calls that use it, with the same errors.
  */
