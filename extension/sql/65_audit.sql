@@ -872,13 +872,17 @@ INSERT INTO @extschema@.routes (method, path_template, target, auth, rate_limit_
 VALUES ('GET', '/internal/metrics', '@extschema@.internal_metrics(jsonb)', 'public', 'none',
         'Database counters for namaskahd /metrics (never forwarded from clients)');
 
--- The first partitions (today and the coming week), detached from the
--- extension like every later one (see audit_log above).
-DO $partitions$
+-- Partitions are not members of the extension (see audit_log above): the
+-- ones an install, an upgrade or a restore created inside the extension's
+-- script are released from it here.
+CREATE FUNCTION @extschema@.audit_partitions_release()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     t regclass;
 BEGIN
-    PERFORM @extschema@.audit_partitions_maintain();
     FOR t IN
         SELECT c.oid::regclass FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
         WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
@@ -887,5 +891,13 @@ BEGIN
     LOOP
         EXECUTE format('ALTER EXTENSION namaskah DROP TABLE %s', t);
     END LOOP;
+END
+$$;
+
+-- The first partitions (today and the coming week).
+DO $partitions$
+BEGIN
+    PERFORM @extschema@.audit_partitions_maintain();
+    PERFORM @extschema@.audit_partitions_release();
 END
 $partitions$;

@@ -42,5 +42,6 @@ GRANT EXECUTE ON FUNCTION @extschema@.audit_chain_id(), @extschema@.audit_hash(b
 -- the pipeline keeps audit_partitions_maintain (metrics scrapes call it).
 REVOKE EXECUTE ON FUNCTION @extschema@.audit_archive_drop(text, jsonb, text),
     @extschema@.audit_archive_seal(text), @extschema@.audit_partitions_ensure(timestamptz, timestamptz),
-    @extschema@.audit_partitions(), @extschema@.audit_verify_continuation(jsonb)
+    @extschema@.audit_partitions(), @extschema@.audit_verify_continuation(jsonb),
+    @extschema@.audit_partitions_release()
     FROM namaskah_owner;

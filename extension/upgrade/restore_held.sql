@@ -45,15 +45,9 @@ BEGIN
         EXECUTE format('SELECT count(namaskah.audit_partitions_ensure(d, d)) FROM (SELECT DISTINCT '
                        'date_trunc(''day'', logged_at AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' AS d '
                        'FROM %I.audit_log) days', hs);
-        FOR t IN
-            SELECT c.oid::regclass::text FROM pg_catalog.pg_depend d
-            JOIN pg_catalog.pg_class c ON c.oid = d.objid
-            WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
-              AND d.refclassid = 'pg_catalog.pg_extension'::regclass
-              AND c.relnamespace = 'namaskah_audit'::regnamespace
-        LOOP
-            EXECUTE format('ALTER EXTENSION namaskah DROP TABLE %s', t);
-        END LOOP;
+        IF to_regprocedure('namaskah.audit_partitions_release()') IS NOT NULL THEN
+            PERFORM namaskah.audit_partitions_release();
+        END IF;
     END IF;
     SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO pending
     FROM pg_catalog.pg_class c
