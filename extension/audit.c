@@ -16,23 +16,32 @@
  * its time, it has the coming days' partitions created
  * (audit_partitions_maintain): in a backend's first append and when the time
  * covered comes within a day of running out, so nobody has to remember to.
+ * The record goes straight into its day's partition (direct.c: no INSERT
+ * statement to start up, no routing through the partitioned table); a day
+ * whose partition is not the plain one audit_partitions_maintain makes is
+ * written with an INSERT into audit_log, as before.
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "audit.h"
+#include "direct.h"
 #include "nk_audit.h"
 #include "namaskah.h"
 
@@ -77,6 +86,16 @@ static int64 head_seq;
 static unsigned char head_hash[NK_AUDIT_HASH_LEN];
 static SPIPlanPtr plan_head;
 static SPIPlanPtr plan_insert;
+
+/* The partition of one UTC day that records are written into directly
+ * (InvalidOid: not known; forgotten when it changes). */
+static int64 direct_day = -1;
+static Oid direct_partition = InvalidOid;
+static AttrNumber direct_attnums[AUDIT_COLUMNS];
+static const char *const column_names[AUDIT_COLUMNS] = {
+    "id",          "chain_id", "seq",       "logged_at", "request_id",
+    "actor",       "method",   "route",     "status",    "outcome",
+    "duration_ms", "details",  "prev_hash", "hash"};
 
 static const pg_uuid_t *chain_id_get(void);
 static void audit_xact_cb(XactEvent event, void *arg);
@@ -218,6 +237,79 @@ partitions_cover(TimestampTz now)
     covered_until = isnull ? 0 : DatumGetTimestampTz(until);
 }
 
+/* From the module's relcache callback (namaskah.c). */
+void
+audit_relcache_changed(Oid relid)
+{
+    if (relid == InvalidOid || relid == direct_partition) {
+        direct_partition = InvalidOid;
+        direct_day = -1;
+    }
+}
+
+/*
+ * The partition a record logged at `at` goes into directly: the table
+ * namaskah_audit.audit_log_YYYYMMDD of its UTC day, when it is a partition
+ * of audit_log holding exactly its columns; else InvalidOid.
+ */
+static Oid
+day_partition(TimestampTz at)
+{
+    int64 day = at / USECS_PER_DAY - (at % USECS_PER_DAY < 0 ? 1 : 0);
+    int year, month, mday, i;
+    Oid ns, relid, parent;
+    Relation rel;
+    TupleDesc desc;
+    bool usable;
+
+    if (day == direct_day)
+        return direct_partition;
+    direct_partition = InvalidOid;
+    direct_day = day;
+    j2date((int)(day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
+    ns = get_namespace_oid("namaskah_audit", true);
+    relid = OidIsValid(ns)
+                ? get_relname_relid(
+                      psprintf("audit_log_%04d%02d%02d", year, month, mday), ns)
+                : InvalidOid;
+    parent =
+        get_relname_relid("audit_log", get_namespace_oid(NK_SCHEMA, false));
+    if (!OidIsValid(relid) || !get_rel_relispartition(relid) ||
+        get_partition_parent(relid, true) != parent)
+        return InvalidOid;
+    rel = table_open(relid, AccessShareLock);
+    desc = RelationGetDescr(rel);
+    usable = desc->natts == AUDIT_COLUMNS;
+    for (i = 0; usable && i < AUDIT_COLUMNS; i++) {
+        direct_attnums[i] = get_attnum(relid, column_names[i]);
+        usable = direct_attnums[i] != InvalidAttrNumber;
+    }
+    table_close(rel, NoLock);
+    if (usable)
+        direct_partition = relid;
+    return direct_partition;
+}
+
+/* Writes the record straight into its partition; false when it cannot be
+ * (then it goes through an INSERT). */
+static bool
+insert_direct(const Datum *values, const bool *nulls)
+{
+    Oid partition = day_partition(DatumGetTimestampTz(values[COL_LOGGED_AT]));
+    nk_direct d;
+    int i;
+
+    if (!OidIsValid(partition) || !nk_direct_begin(&d, partition, CMD_INSERT))
+        return false;
+    for (i = 0; i < AUDIT_COLUMNS; i++) {
+        d.row->tts_values[direct_attnums[i] - 1] = values[i];
+        d.row->tts_isnull[direct_attnums[i] - 1] = nulls[i];
+    }
+    nk_direct_insert(&d);
+    nk_direct_end(&d);
+    return true;
+}
+
 /* left(t, n): the first n characters. */
 static text *
 left_chars(text *t, int n)
@@ -281,6 +373,33 @@ record_hash(const Datum *values, const bool *nulls,
                         errmsg("could not hash an audit record")));
 }
 
+/* Writes the record with an INSERT into audit_log. Inside SPI. */
+static void
+insert_statement(Datum *values, const bool *nulls)
+{
+    Oid types[AUDIT_COLUMNS] = {INT8OID,  UUIDOID, INT8OID, TIMESTAMPTZOID,
+                                TEXTOID,  TEXTOID, TEXTOID, TEXTOID,
+                                INT4OID,  TEXTOID, INT4OID, JSONBOID,
+                                BYTEAOID, BYTEAOID};
+    char spi_nulls[AUDIT_COLUMNS + 1];
+    int i;
+
+    if (plan_insert == NULL)
+        plan_insert = nk_prepare_kept(
+            "INSERT INTO " NK_SCHEMA
+            ".audit_log (id, chain_id, seq, logged_at, "
+            "request_id, actor, method, route, status, outcome, duration_ms, "
+            "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11, $12, $13, $14)",
+            AUDIT_COLUMNS, types, 0, "the audit insert");
+    for (i = 0; i < AUDIT_COLUMNS; i++)
+        spi_nulls[i] = nulls[i] ? 'n' : ' ';
+    spi_nulls[AUDIT_COLUMNS] = '\0';
+    if (SPI_execute_plan(plan_insert, values, spi_nulls, false, 0) !=
+        SPI_OK_INSERT)
+        elog(ERROR, "writing the audit record failed");
+}
+
 /*
  * audit_append(request_id, actor, method, route, status, outcome,
  * duration_ms, details): one record at the end of this backend's chain;
@@ -295,13 +414,8 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
         {0, 128}, {1, 128}, {2, 16}, {3, 256}, {5, 64}};
     static const int text_cols[] = {COL_REQUEST_ID, COL_ACTOR, COL_METHOD,
                                     COL_ROUTE, COL_OUTCOME};
-    Oid types[AUDIT_COLUMNS] = {INT8OID,  UUIDOID, INT8OID, TIMESTAMPTZOID,
-                                TEXTOID,  TEXTOID, TEXTOID, TEXTOID,
-                                INT4OID,  TEXTOID, INT4OID, JSONBOID,
-                                BYTEAOID, BYTEAOID};
     Datum values[AUDIT_COLUMNS];
     bool nulls[AUDIT_COLUMNS];
-    char spi_nulls[AUDIT_COLUMNS + 1];
     unsigned char hash[NK_AUDIT_HASH_LEN];
     bytea *prev, *hashed;
     int64 id;
@@ -348,20 +462,8 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     values[COL_PREV_HASH] = PointerGetDatum(prev);
     values[COL_HASH] = PointerGetDatum(hashed);
 
-    if (plan_insert == NULL)
-        plan_insert = nk_prepare_kept(
-            "INSERT INTO " NK_SCHEMA
-            ".audit_log (id, chain_id, seq, logged_at, "
-            "request_id, actor, method, route, status, outcome, duration_ms, "
-            "details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-            "$8, $9, $10, $11, $12, $13, $14)",
-            AUDIT_COLUMNS, types, 0, "the audit insert");
-    for (i = 0; i < AUDIT_COLUMNS; i++)
-        spi_nulls[i] = nulls[i] ? 'n' : ' ';
-    spi_nulls[AUDIT_COLUMNS] = '\0';
-    if (SPI_execute_plan(plan_insert, values, spi_nulls, false, 0) !=
-        SPI_OK_INSERT)
-        elog(ERROR, "writing the audit record failed");
+    if (!insert_direct(values, nulls))
+        insert_statement(values, nulls);
     SPI_finish();
     nk_unpin_search_path(path_nest);
     head_seq++;

@@ -8,4 +8,7 @@
 /* Registers the transaction callbacks that forget the cached chain head. */
 void audit_register_callbacks(void);
 
+/* The module's relcache callback's part for the audit log (namaskah.c). */
+void audit_relcache_changed(Oid relid);
+
 #endif

@@ -39,6 +39,8 @@ relcache_changed(Datum arg, Oid relid)
     settings_relcache_changed(relid);
     routes_relcache_changed(relid);
     rate_limit_policies_relcache_changed(relid);
+    rate_limit_state_relcache_changed(relid);
+    audit_relcache_changed(relid);
 }
 
 void

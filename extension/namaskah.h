@@ -39,6 +39,7 @@ void secret_relcache_changed(Oid relid);
 void settings_relcache_changed(Oid relid);
 void routes_relcache_changed(Oid relid);
 void rate_limit_policies_relcache_changed(Oid relid);
+void rate_limit_state_relcache_changed(Oid relid);
 
 /*
  * Whether a cache load may be kept: no invalidation of its table arrived
@@ -81,5 +82,13 @@ void nk_unpin_search_path(int nest_level);
  */
 SPIPlanPtr nk_prepare_kept(const char *sql, int nargs, Oid *argtypes,
                            int cursor_options, const char *what);
+
+/*
+ * SQL-callable functions of the pure kind (no flinfo, no NULL argument)
+ * that the request pipeline (request.c) calls directly.
+ */
+extern PGDLLEXPORT Datum nk_sql_json_text(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum nk_sql_sanitize_log(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum nk_sql_mask_text(PG_FUNCTION_ARGS);
 
 #endif

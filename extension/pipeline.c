@@ -1,6 +1,6 @@
 /*
- * pipeline.c — C helpers of the request pipeline (namaskah.handle_request is
- * PL/pgSQL in sql/60_pipeline.sql; what needs byte-level care is here).
+ * pipeline.c — the input of a request: its query string and body (the
+ * stages themselves are request.c).
  *
  * parse_query turns a raw query string into a jsonb object of decoded
  * parameters, rejecting what an endpoint must never see: bad percent escapes,
@@ -16,9 +16,9 @@
  * (400 body_limit_exceeded), anything else that is not JSON 22P02 (400
  * invalid_json).
  *
- * call_endpoint calls a route's function by its OID through fmgr: no SQL
- * text, no parse or plan per request (EXECUTE would plan every call), with
- * the EXECUTE privilege checked as a direct call would.
+ * Both are also C functions (nk_parse_query, nk_parse_body, pipeline.h)
+ * that report what is wrong instead of raising it, so that the input stage
+ * rejects a bad request without a subtransaction.
  *
  * http_reason is the status -> reason phrase table of core/nk_http.c, the
  * one namaskahd writes its status lines and its own problems from, so a
@@ -30,8 +30,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
-#include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -39,6 +37,7 @@
 
 #include "nk_http.h"
 #include "nk_jsonscan.h"
+#include "pipeline.h"
 
 #define MAX_QUERY_PARAMS 64
 
@@ -52,32 +51,45 @@ static const nk_json_limits body_limits = {
     .max_values = 4096,
 };
 
-static char *decode_component(const char *start, size_t len, const char *what);
-static FmgrInfo *endpoint_info(FunctionCallInfo fcinfo, Oid fn);
+static bool decode_component(const char *start, size_t len, const char *what,
+                             char **out, nk_input_error *err);
 static void append_pair(StringInfo json, const char *name, const char *value,
                         int index);
+static void raise_input_error(const nk_input_error *err);
+
+static bool
+input_error(nk_input_error *err, int sqlstate, char *message)
+{
+    memset(err, 0, sizeof(*err));
+    err->sqlstate = sqlstate;
+    err->message = message;
+    return false;
+}
 
 /* Decodes one name or value; errors name the part, never echo the bytes. */
-static char *
-decode_component(const char *start, size_t len, const char *what)
+static bool
+decode_component(const char *start, size_t len, const char *what, char **out,
+                 nk_input_error *err)
 {
-    char *out = palloc(len + 1);
-    long n = nk_percent_decode(out, start, len, NK_PCT_PLUS_SPACE);
+    char *buf = palloc(len + 1);
+    long n = nk_percent_decode(buf, start, len, NK_PCT_PLUS_SPACE);
     long i;
 
     if (n < 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("invalid percent-encoding in query %s", what)));
-    out[n] = '\0';
-    if (!pg_verifymbstr(out, (int)n, true))
-        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                        errmsg("query %s is not valid UTF-8", what)));
+        return input_error(
+            err, ERRCODE_INVALID_PARAMETER_VALUE,
+            psprintf("invalid percent-encoding in query %s", what));
+    buf[n] = '\0';
+    if (!pg_verifymbstr(buf, (int)n, true))
+        return input_error(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                           psprintf("query %s is not valid UTF-8", what));
     for (i = 0; i < n; i++)
-        if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-            ereport(ERROR,
-                    (errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-                     errmsg("query %s contains a control character", what)));
-    return out;
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+            return input_error(
+                err, ERRCODE_UNTRANSLATABLE_CHARACTER,
+                psprintf("query %s contains a control character", what));
+    *out = buf;
+    return true;
 }
 
 static void
@@ -90,11 +102,9 @@ append_pair(StringInfo json, const char *name, const char *value, int index)
     escape_json(json, value);
 }
 
-PG_FUNCTION_INFO_V1(nk_sql_parse_query);
-Datum
-nk_sql_parse_query(PG_FUNCTION_ARGS)
+bool
+nk_parse_query(text *query, Jsonb **out, nk_input_error *err)
 {
-    text *query = PG_GETARG_TEXT_PP(0);
     const char *p = VARDATA_ANY(query);
     const char *end = p + VARSIZE_ANY_EXHDR(query);
     char *names[MAX_QUERY_PARAMS];
@@ -107,34 +117,61 @@ nk_sql_parse_query(PG_FUNCTION_ARGS)
         const char *amp = memchr(p, '&', end - p);
         const char *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', stop - p);
-        char *name, *value;
+        char *name, *value = "";
         int i;
 
         if (stop > p) {
-            name = decode_component(p, (eq ? eq : stop) - p, "parameter name");
-            value =
-                eq ? decode_component(eq + 1, stop - eq - 1, "parameter value")
-                   : pstrdup("");
+            if (!decode_component(p, (eq ? eq : stop) - p, "parameter name",
+                                  &name, err))
+                return false;
+            if (eq && !decode_component(eq + 1, stop - eq - 1,
+                                        "parameter value", &value, err))
+                return false;
             if (name[0] == '\0')
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("query parameter without a name")));
+                return input_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+                                   "query parameter without a name");
             for (i = 0; i < count; i++)
                 if (strcmp(names[i], name) == 0)
-                    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                    errmsg("query parameter is repeated")));
-            if (count == MAX_QUERY_PARAMS)
-                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                                errmsg("too many query parameters"),
-                                errdetail("At most %d are accepted.",
-                                          MAX_QUERY_PARAMS)));
+                    return input_error(err, ERRCODE_INVALID_PARAMETER_VALUE,
+                                       "query parameter is repeated");
+            if (count == MAX_QUERY_PARAMS) {
+                input_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                            "too many query parameters");
+                err->detail =
+                    psprintf("At most %d are accepted.", MAX_QUERY_PARAMS);
+                return false;
+            }
             append_pair(&json, name, value, count);
             names[count++] = name;
         }
         p = stop + (amp ? 1 : 0);
     }
     appendStringInfoChar(&json, '}');
-    PG_FREE_IF_COPY(query, 0);
-    PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+    /* (names and values are valid UTF-8 without control characters,
+     * escaped: jsonb_in cannot fail on them) */
+    *out = DatumGetJsonbP(
+        DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+    return true;
+}
+
+/* An SQL error of a failed parse. */
+static void
+raise_input_error(const nk_input_error *err)
+{
+    ereport(ERROR, (errcode(err->sqlstate), errmsg("%s", err->message),
+                    err->detail ? errdetail("%s", err->detail) : 0));
+}
+
+PG_FUNCTION_INFO_V1(nk_sql_parse_query);
+Datum
+nk_sql_parse_query(PG_FUNCTION_ARGS)
+{
+    Jsonb *out;
+    nk_input_error err;
+
+    if (!nk_parse_query(PG_GETARG_TEXT_PP(0), &out, &err))
+        raise_input_error(&err);
+    PG_RETURN_JSONB_P(out);
 }
 
 PG_FUNCTION_INFO_V1(nk_sql_http_reason);
@@ -160,88 +197,71 @@ body_limit_value(nk_json_status st)
     }
 }
 
-PG_FUNCTION_INFO_V1(nk_sql_parse_body);
-Datum
-nk_sql_parse_body(PG_FUNCTION_ARGS)
+/*
+ * The strict scan first (it bounds the work and names what is wrong), then
+ * jsonb_in, which can still refuse what the scan lets through (a number
+ * beyond numeric's range, \u0000). jsonb_in works on memory alone (no
+ * lock, buffer or other resource to release on error), so its data
+ * exceptions are caught here without a subtransaction: the pipeline's
+ * input stage needs none.
+ */
+bool
+nk_parse_body(text *body, Jsonb **out, nk_input_error *err)
 {
-    text *body = PG_GETARG_TEXT_PP(0);
     nk_json_status st =
         nk_json_scan(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), &body_limits);
+    MemoryContext cxt = CurrentMemoryContext;
+    volatile bool ok = true;
 
     switch (st) {
     case NK_JSON_OK:
         break;
     case NK_JSON_SYNTAX:
-        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                        errmsg("request body is not valid JSON")));
-        break;
+        return input_error(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+                           "request body is not valid JSON");
     case NK_JSON_DUPLICATE_MEMBER:
-        ereport(ERROR, (errcode(ERRCODE_DUPLICATE_JSON_OBJECT_KEY_VALUE),
-                        errmsg("request body has a duplicate member name")));
-        break;
+        return input_error(err, ERRCODE_DUPLICATE_JSON_OBJECT_KEY_VALUE,
+                           "request body has a duplicate member name");
     default:
+        input_error(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    psprintf("request body exceeds the %s limit of %ld",
+                             nk_json_status_name(st), body_limit_value(st)));
         /* the detail is the problem's extension members */
-        ereport(ERROR,
-                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                 errmsg("request body exceeds the %s limit of %ld",
-                        nk_json_status_name(st), body_limit_value(st)),
-                 errdetail("{\"limit\": \"%s\", \"max\": %ld}",
-                           nk_json_status_name(st), body_limit_value(st))));
+        err->limit_name = nk_json_status_name(st);
+        err->limit_max = body_limit_value(st);
+        err->detail = psprintf("{\"limit\": \"%s\", \"max\": %ld}",
+                               err->limit_name, err->limit_max);
+        return false;
     }
-    PG_RETURN_DATUM(
-        DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(body))));
+    PG_TRY();
+    {
+        *out = DatumGetJsonbP(DirectFunctionCall1(
+            jsonb_in, CStringGetDatum(text_to_cstring(body))));
+    }
+    PG_CATCH();
+    {
+        ErrorData *edata;
+
+        MemoryContextSwitchTo(cxt);
+        edata = CopyErrorData();
+        if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+            PG_RE_THROW();
+        FlushErrorState();
+        input_error(err, edata->sqlerrcode, edata->message);
+        ok = false;
+    }
+    PG_END_TRY();
+    return ok;
 }
 
-/*
- * The FmgrInfo of an endpoint, kept in fn_extra for the calling expression
- * (a plan cached by the pipeline), looked up again when the route's function
- * changes. Refuses anything but f(jsonb) RETURNS jsonb.
- */
-static FmgrInfo *
-endpoint_info(FunctionCallInfo fcinfo, Oid fn)
-{
-    FmgrInfo *info = fcinfo->flinfo->fn_extra;
-    Oid *argtypes;
-    int nargs;
-    Oid rettype;
-
-    if (info != NULL && info->fn_oid == fn)
-        return info;
-    rettype = get_func_signature(fn, &argtypes, &nargs);
-    if (rettype != JSONBOID || nargs != 1 || argtypes[0] != JSONBOID)
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-                 errmsg("endpoint function %u must take jsonb and return "
-                        "jsonb",
-                        fn)));
-    if (info == NULL)
-        info =
-            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-    fmgr_info_cxt(fn, info, fcinfo->flinfo->fn_mcxt);
-    fcinfo->flinfo->fn_extra = info;
-    return info;
-}
-
-PG_FUNCTION_INFO_V1(nk_sql_call_endpoint);
+PG_FUNCTION_INFO_V1(nk_sql_parse_body);
 Datum
-nk_sql_call_endpoint(PG_FUNCTION_ARGS)
+nk_sql_parse_body(PG_FUNCTION_ARGS)
 {
-    Oid fn = PG_GETARG_OID(0);
-    AclResult acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
-    FmgrInfo *info;
-    LOCAL_FCINFO(call, 1);
-    Datum result;
+    Jsonb *out;
+    nk_input_error err;
 
-    if (acl != ACLCHECK_OK)
-        aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
-    info = endpoint_info(fcinfo, fn);
-    InitFunctionCallInfoData(*call, info, 1, InvalidOid, NULL, NULL);
-    call->args[0].value = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
-    call->args[0].isnull = PG_ARGISNULL(1);
-    if (call->args[0].isnull && info->fn_strict)
-        PG_RETURN_NULL();
-    result = FunctionCallInvoke(call);
-    if (call->isnull)
-        PG_RETURN_NULL();
-    PG_RETURN_DATUM(result);
+    if (!nk_parse_body(PG_GETARG_TEXT_PP(0), &out, &err))
+        raise_input_error(&err);
+    PG_RETURN_JSONB_P(out);
 }

@@ -14,7 +14,8 @@
  * so that concurrent allowed requests on one hot key lock different rows.
  *
  * Locking rules:
- *   - peek reads the committed rows with a plain SELECT: no lock, no wait.
+ *   - peek reads the committed rows (an index scan in C, rl_read_slots,
+ *     with the fresh snapshot a SELECT would take): no lock, no wait.
  *   - check with one slot locks the key's row (SELECT ... FOR UPDATE) and
  *     keeps the lock until the caller's transaction ends, so concurrent
  *     checks on one key are serialized and exact.
@@ -40,7 +41,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -55,9 +59,15 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "storage/proc.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "executor/tuptable.h"
 
+#include "direct.h"
 #include "nk_ratelimit.h"
 #include "ratelimit_journal.h"
 #include "namaskah.h"
@@ -82,6 +92,8 @@ typedef struct rl_policy {
 typedef struct rl_state_row {
     bool found;
     nk_rl_state s;
+    bool locked;         /* rl_lock_slot locked this version of the row */
+    ItemPointerData tid; /* where it is (when locked) */
 } rl_state_row;
 
 /* One decision in progress: the arguments and what we know of each slot. */
@@ -113,7 +125,8 @@ static bool rl_lock_slot(rl_call *c, int slot, bool skip_locked,
 static void rl_state_values(const rl_call *c, int slot, const nk_rl_result *r,
                             Datum values[7]);
 static bool rl_insert_state(rl_call *c, int slot, const nk_rl_result *r);
-static void rl_update_state(rl_call *c, int slot, const nk_rl_result *r);
+static void rl_update_state(rl_call *c, int slot, const nk_rl_result *r,
+                            rl_state_row *row);
 static void rl_cleanup(TimestampTz now);
 static TimestampTz rl_expiry(const nk_rl_policy *p, int64 expires_at_us);
 static int32 rl_seconds(int64 us);
@@ -132,10 +145,8 @@ static void rl_check_sharded(rl_call *c, nk_rl_result *out);
 static Datum rl_decide(FunctionCallInfo fcinfo, bool consume);
 static bool rl_replay_event(rl_call *c, int64 cost);
 
-static SPIPlanPtr plan_read;
-static SPIPlanPtr plan_lock;
-static SPIPlanPtr plan_lock_skip;
 static SPIPlanPtr plan_insert;
+static SPIPlanPtr plan_insert_key;
 static SPIPlanPtr plan_update;
 static SPIPlanPtr plan_expired;
 static SPIPlanPtr plan_delete;
@@ -346,88 +357,209 @@ rl_load_policy(text *name, rl_policy *out)
     out->nslots = nk_rl_slot_count(&out->p, row->slots);
 }
 
-/* The committed rows of the key; rows of slots >= S (left over from an
- * earlier split, normally deleted by the policy trigger) are ignored. */
+/*
+ * The state table, its primary key (policy, key, slot) and the columns
+ * rl_read_slots reads, found once per backend and forgotten when the
+ * table changes (a reinstall makes them anew).
+ */
+static Oid state_relid = InvalidOid;
+static Oid state_pkey;
+/* The columns in the order of rl_state_values, and whether they are all
+ * of the table's (then a locked row is updated directly) */
+static const char *const state_columns[7] = {
+    "policy", "key", "slot", "t_us", "n", "n_prev", "expires_at"};
+static AttrNumber state_att[7];
+static bool state_direct_update;
+
+/* From the module's relcache callback (namaskah.c). */
+void
+rate_limit_state_relcache_changed(Oid relid)
+{
+    if (relid == InvalidOid || relid == state_relid)
+        state_relid = InvalidOid;
+}
+
+static void
+rl_find_state_table(void)
+{
+    Oid ns;
+    Oid relid;
+    Relation rel;
+    size_t i;
+
+    if (OidIsValid(state_relid))
+        return;
+    ns = get_namespace_oid(NK_SCHEMA, false);
+    relid = get_relname_relid("rate_limit_state", ns);
+    state_pkey = get_relname_relid("rate_limit_state_pkey", ns);
+    if (!OidIsValid(relid) || !OidIsValid(state_pkey))
+        elog(ERROR, "namaskah.rate_limit_state or its primary key is missing");
+    for (i = 0; i < lengthof(state_columns); i++) {
+        state_att[i] = get_attnum(relid, state_columns[i]);
+        if (state_att[i] == InvalidAttrNumber)
+            elog(ERROR, "namaskah.rate_limit_state has no column %s",
+                 state_columns[i]);
+    }
+    /* a row is written whole: only when these are all its columns */
+    rel = table_open(relid, AccessShareLock);
+    state_direct_update =
+        RelationGetNumberOfAttributes(rel) == lengthof(state_columns);
+    table_close(rel, NoLock);
+    state_relid = relid;
+}
+
+/*
+ * The committed rows of the key; rows of slots >= S (left over from an
+ * earlier split, normally deleted by the policy trigger) are ignored.
+ *
+ * Read on every decision (a peek is nothing else), so read directly: an
+ * index scan of the primary key under the snapshot the statement
+ * "SELECT ... WHERE policy = $1 AND key = $2" would take through SPI
+ * (the command counter advanced, so this transaction's own earlier
+ * decisions count; a fresh snapshot in READ COMMITTED, the transaction's
+ * under REPEATABLE READ), without that statement's executor start-up.
+ * The function runs as the table's owner (SECURITY DEFINER).
+ */
+/* t_us, n and n_prev of a row. */
+static void
+rl_slot_state(TupleTableSlot *slot, nk_rl_state *s)
+{
+    bool isnull;
+
+    s->t = DatumGetInt64(slot_getattr(slot, state_att[3], &isnull));
+    s->n = DatumGetInt64(slot_getattr(slot, state_att[4], &isnull));
+    s->p = DatumGetInt64(slot_getattr(slot, state_att[5], &isnull));
+}
+
+/* Opens the state table and its primary key, and sets keys to find
+ * (policy, key) or, with slot >= 0, (policy, key, slot). */
+static void
+rl_state_scan_keys(rl_call *c, int slot, LOCKMODE lock, Relation *rel,
+                   Relation *index, ScanKeyData keys[3], int *nkeys)
+{
+    rl_find_state_table();
+    *rel = table_open(state_relid, lock);
+    *index = index_open(state_pkey, AccessShareLock);
+    ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
+                PointerGetDatum(c->policy));
+    keys[0].sk_collation = (*index)->rd_indcollation[0];
+    ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
+                PointerGetDatum(c->key));
+    keys[1].sk_collation = (*index)->rd_indcollation[1];
+    *nkeys = 2;
+    if (slot >= 0) {
+        ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT2EQ,
+                    Int16GetDatum((int16)slot));
+        *nkeys = 3;
+    }
+    /* as an SQL statement would: this transaction's own changes count */
+    CommandCounterIncrement();
+}
+
 static void
 rl_read_slots(rl_call *c)
 {
-    Oid argtypes[2] = {TEXTOID, TEXTOID};
-    Datum values[2];
-    SPIPlanPtr plan;
-    uint64 i;
-    int rc;
+    Relation rel, index;
+    IndexScanDesc scan;
+    TupleTableSlot *slot;
+    ScanKeyData keys[3];
+    int nkeys;
+    Snapshot snapshot;
 
-    plan = rl_plan(&plan_read,
-                   "SELECT slot, t_us, n, n_prev FROM " NK_SCHEMA
-                   ".rate_limit_state"
-                   " WHERE policy = $1 AND key = $2",
-                   2, argtypes, 0);
-    values[0] = PointerGetDatum(c->policy);
-    values[1] = PointerGetDatum(c->key);
-    rc = rl_execute(plan, values, NULL, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "rate-limit state lookup failed: %s",
-             SPI_result_code_string(rc));
     memset(c->rows, 0, sizeof(c->rows));
-    for (i = 0; i < SPI_processed; i++) {
-        HeapTuple tup = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
+    rl_state_scan_keys(c, -1, AccessShareLock, &rel, &index, keys, &nkeys);
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+    index_rescan(scan, keys, nkeys, NULL, 0);
+    slot = table_slot_create(rel, NULL);
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
         bool isnull;
-        int slot = DatumGetInt16(SPI_getbinval(tup, desc, 1, &isnull));
+        int n = DatumGetInt16(slot_getattr(slot, state_att[2], &isnull));
+        rl_state_row *row;
 
-        if (slot < 0 || slot >= c->pol.nslots)
+        if (n < 0 || n >= c->pol.nslots)
             continue;
-        c->rows[slot].found = true;
-        c->rows[slot].s.t = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-        c->rows[slot].s.n = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-        c->rows[slot].s.p = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+        row = &c->rows[n];
+        row->found = true;
+        rl_slot_state(slot, &row->s);
     }
+    ExecDropSingleTupleTableSlot(slot);
+    index_endscan(scan);
+    UnregisterSnapshot(snapshot);
+    index_close(index, NoLock);
+    table_close(rel, NoLock);
 }
 
-/* Locks one slot's row (waiting, or not with skip_locked) and reads its
+/*
+ * Locks one slot's row (waiting, or not with skip_locked) and reads its
  * latest committed state. Returns false when no row was locked: none exists
- * or (skip_locked) another transaction holds it. */
+ * or (skip_locked) another transaction holds it.
+ *
+ * Directly, as "SELECT ... WHERE policy = $1 AND key = $2 AND slot = $3
+ * FOR UPDATE [SKIP LOCKED]" would: the row visible to a fresh statement
+ * snapshot, locked in its latest version (in READ COMMITTED an update
+ * since the snapshot is followed: updates never change policy, key or
+ * slot, so the latest version still matches; under REPEATABLE READ it is a
+ * serialization failure), a deleted row being no row.
+ */
 static bool
 rl_lock_slot(rl_call *c, int slot, bool skip_locked, rl_state_row *out)
 {
-    Oid argtypes[3] = {TEXTOID, TEXTOID, INT2OID};
-    Datum values[3];
-    SPIPlanPtr plan;
-    HeapTuple tup;
-    TupleDesc desc;
-    bool isnull;
-    int rc;
+    Relation rel, index;
+    IndexScanDesc scan;
+    TupleTableSlot *row;
+    ScanKeyData keys[3];
+    int nkeys;
+    Snapshot snapshot;
+    TM_FailureData failure;
+    TM_Result result = TM_Invisible;
+    ItemPointerData tid;
+    bool visible;
+    uint8 flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
 
-    if (skip_locked)
-        plan =
-            rl_plan(&plan_lock_skip,
-                    "SELECT t_us, n, n_prev FROM " NK_SCHEMA ".rate_limit_state"
-                    " WHERE policy = $1 AND key = $2 AND slot = $3"
-                    " FOR UPDATE SKIP LOCKED",
-                    3, argtypes, 0);
-    else
-        plan =
-            rl_plan(&plan_lock,
-                    "SELECT t_us, n, n_prev FROM " NK_SCHEMA ".rate_limit_state"
-                    " WHERE policy = $1 AND key = $2 AND slot = $3"
-                    " FOR UPDATE",
-                    3, argtypes, 0);
-    values[0] = PointerGetDatum(c->policy);
-    values[1] = PointerGetDatum(c->key);
-    values[2] = Int16GetDatum((int16)slot);
-    rc = rl_execute(plan, values, NULL, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "rate-limit state lookup failed: %s",
-             SPI_result_code_string(rc));
-    out->found = SPI_processed > 0;
-    if (!out->found)
-        return false;
-    tup = SPI_tuptable->vals[0];
-    desc = SPI_tuptable->tupdesc;
-    out->s.t = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-    out->s.n = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-    out->s.p = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-    return true;
+    out->found = out->locked = false;
+    rl_state_scan_keys(c, slot, RowShareLock, &rel, &index, keys, &nkeys);
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+    index_rescan(scan, keys, nkeys, NULL, 0);
+    row = table_slot_create(rel, NULL);
+    visible = index_getnext_slot(scan, ForwardScanDirection, row);
+    if (visible)
+        tid = row->tts_tid;
+    index_endscan(scan);
+    if (visible) {
+        if (!IsolationUsesXactSnapshot())
+            flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+        result = table_tuple_lock(rel, &tid, snapshot, row,
+                                  GetCurrentCommandId(true), LockTupleExclusive,
+                                  skip_locked ? LockWaitSkip : LockWaitBlock,
+                                  flags, &failure);
+    }
+    if (visible)
+        switch (result) {
+        case TM_Ok:
+            rl_slot_state(row, &out->s);
+            out->found = out->locked = true;
+            out->tid = tid;
+            break;
+        case TM_WouldBlock: /* held by another transaction: skipped */
+            break;
+        case TM_Updated:
+        case TM_Deleted:
+            if (IsolationUsesXactSnapshot())
+                ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                                errmsg("could not serialize access due to "
+                                       "concurrent update")));
+            break; /* deleted since the snapshot: no row */
+        default:
+            elog(ERROR, "could not lock a rate-limit state row (%d)",
+                 (int)result);
+        }
+    ExecDropSingleTupleTableSlot(row);
+    UnregisterSnapshot(snapshot);
+    index_close(index, NoLock);
+    table_close(rel, NoLock);
+    return out->found;
 }
 
 /*
@@ -476,19 +608,124 @@ rl_insert_state(rl_call *c, int slot, const nk_rl_result *r)
     return SPI_processed == 1;
 }
 
+/* Whether the committed read found any row of the key. */
+static bool
+rl_key_has_rows(const rl_call *c)
+{
+    int i;
+
+    for (i = 0; i < c->pol.nslots; i++)
+        if (c->rows[i].found)
+            return true;
+    return false;
+}
+
+/*
+ * A key's first row comes with all its slots' rows, in one statement: slot
+ * `slot` with the decision r, the others fresh (what no row means), all
+ * kept as long as r's. Made together, they sit together in the table, so
+ * that reading a key's slots (every peek) visits one page or two instead of
+ * one per slot. Until this transaction ends, others that want a slot of the
+ * new key wait for it (their INSERT of the same row does), as they would
+ * for its one row; afterwards the slots are shared as ever. Returns false
+ * when another transaction created slot `slot` first.
+ */
+static bool
+rl_insert_key(rl_call *c, int slot, const nk_rl_result *r)
+{
+    static const Oid types[6] = {TEXTOID,      TEXTOID,      INT2ARRAYOID,
+                                 INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+    const int S = c->pol.nslots;
+    Datum values[7], slots[NK_RL_MAX_SLOTS], t[NK_RL_MAX_SLOTS],
+        n[NK_RL_MAX_SLOTS], p[NK_RL_MAX_SLOTS], expiry[7];
+    Oid argtypes[7];
+    SPIPlanPtr plan;
+    rl_state_row none = {0};
+    bool inserted = false;
+    uint64 i;
+    int k, rc;
+
+    for (k = 0; k < S; k++) {
+        nk_rl_result fresh;
+        const nk_rl_result *state = &fresh;
+
+        if (k == slot)
+            state = r;
+        else
+            rl_apply_slot(c, k, &none, 0, &fresh);
+        slots[k] = Int16GetDatum((int16)k);
+        t[k] = Int64GetDatum(state->state.t);
+        n[k] = Int64GetDatum(state->state.n);
+        p[k] = Int64GetDatum(state->state.p);
+    }
+    rl_state_values(c, slot, r, expiry);
+    memcpy(argtypes, types, sizeof(types));
+    argtypes[6] = TIMESTAMPTZOID;
+    plan =
+        rl_plan(&plan_insert_key,
+                "INSERT INTO " NK_SCHEMA ".rate_limit_state"
+                " (policy, key, slot, t_us, n, n_prev, expires_at)"
+                " SELECT $1, $2, u.slot, u.t, u.n, u.p, $7"
+                " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
+                " pg_catalog.unnest($5), pg_catalog.unnest($6))"
+                " AS u(slot, t, n, p) ORDER BY u.slot"
+                " ON CONFLICT (policy, key, slot) DO NOTHING"
+                " RETURNING slot",
+                7, argtypes, 0);
+    values[0] = PointerGetDatum(c->policy);
+    values[1] = PointerGetDatum(c->key);
+    values[2] = PointerGetDatum(
+        construct_array(slots, S, INT2OID, 2, true, TYPALIGN_SHORT));
+    values[3] = PointerGetDatum(
+        construct_array(t, S, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    values[4] = PointerGetDatum(
+        construct_array(n, S, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    values[5] = PointerGetDatum(
+        construct_array(p, S, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    values[6] = expiry[6];
+    rc = rl_execute(plan, values, NULL, 0);
+    if (rc != SPI_OK_INSERT_RETURNING)
+        elog(ERROR, "rate-limit state insert failed: %s",
+             SPI_result_code_string(rc));
+    for (i = 0; i < SPI_processed; i++) {
+        bool isnull;
+
+        if (DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
+                                        SPI_tuptable->tupdesc, 1, &isnull)) ==
+            slot)
+            inserted = true;
+    }
+    return inserted;
+}
+
+/* The state of a row: directly when rl_lock_slot locked it (no UPDATE
+ * statement to start up), else by an UPDATE. */
 static void
-rl_update_state(rl_call *c, int slot, const nk_rl_result *r)
+rl_update_state(rl_call *c, int slot, const nk_rl_result *r, rl_state_row *row)
 {
     Datum values[7];
     SPIPlanPtr plan;
+    nk_direct d;
+    size_t i;
     int rc;
 
+    rl_state_values(c, slot, r, values);
+    if (row != NULL && row->locked && state_direct_update &&
+        nk_direct_begin(&d, state_relid, CMD_UPDATE)) {
+        for (i = 0; i < lengthof(state_att); i++) {
+            d.row->tts_values[state_att[i] - 1] = values[i];
+            d.row->tts_isnull[state_att[i] - 1] = false;
+        }
+        nk_direct_update(&d, &row->tid);
+        nk_direct_end(&d);
+        row->locked = false; /* (the version at tid is not the latest) */
+        return;
+    }
     plan = rl_plan(&plan_update,
                    "UPDATE " NK_SCHEMA ".rate_limit_state"
                    " SET t_us = $4, n = $5, n_prev = $6, expires_at = $7"
                    " WHERE policy = $1 AND key = $2 AND slot = $3",
                    7, rl_state_types, 0);
-    rl_state_values(c, slot, r, values);
     rc = rl_execute(plan, values, NULL, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "rate-limit state update failed: %s",
@@ -588,6 +825,62 @@ rl_apply_slot(rl_call *c, int slot, const rl_state_row *row, int64 cost,
         rl_report_error(err, text_to_cstring(c->policy));
 }
 
+/*
+ * The rows the last peek read, for the check that follows it in the same
+ * transaction (the pipeline peeks at admission and checks at accounting,
+ * on the same key). A sharded check reads the committed rows only to choose
+ * the slots worth locking and to deny what they deny, and rows read a
+ * moment earlier serve both as well: other checks since can only have
+ * consumed (a denial by the older rows stands), and every consumption is
+ * still decided on its row under lock.
+ */
+static struct {
+    LocalTransactionId lxid; /* InvalidLocalTransactionId: none */
+    uint64 policies_gen;
+    int nslots;
+    char policy[NAMEDATALEN];
+    char key[RL_MAX_KEY_BYTES];
+    size_t policy_len, key_len;
+    rl_state_row rows[NK_RL_MAX_SLOTS];
+} last_peek;
+
+static void
+rl_remember_peek(const rl_call *c)
+{
+    size_t plen = VARSIZE_ANY_EXHDR(c->policy);
+    size_t klen = VARSIZE_ANY_EXHDR(c->key);
+
+    last_peek.lxid = InvalidLocalTransactionId;
+    if (plen > sizeof(last_peek.policy) || klen > sizeof(last_peek.key))
+        return;
+    memcpy(last_peek.policy, VARDATA_ANY(c->policy), plen);
+    memcpy(last_peek.key, VARDATA_ANY(c->key), klen);
+    last_peek.policy_len = plen;
+    last_peek.key_len = klen;
+    last_peek.policies_gen = policies_gen;
+    last_peek.nslots = c->pol.nslots;
+    memcpy(last_peek.rows, c->rows, sizeof(c->rows));
+    last_peek.lxid = MyProc->lxid;
+}
+
+/* The last peek's rows into c when they are of this key, policy and
+ * transaction; else false. */
+static bool
+rl_reuse_peek(rl_call *c)
+{
+    if (last_peek.lxid != MyProc->lxid ||
+        last_peek.policies_gen != policies_gen ||
+        last_peek.nslots != c->pol.nslots ||
+        last_peek.policy_len != VARSIZE_ANY_EXHDR(c->policy) ||
+        last_peek.key_len != VARSIZE_ANY_EXHDR(c->key) ||
+        memcmp(last_peek.policy, VARDATA_ANY(c->policy),
+               last_peek.policy_len) != 0 ||
+        memcmp(last_peek.key, VARDATA_ANY(c->key), last_peek.key_len) != 0)
+        return false;
+    memcpy(c->rows, last_peek.rows, sizeof(c->rows));
+    return true;
+}
+
 /* The committed state's answer: allowed when some slot allows. */
 static void
 rl_peek(rl_call *c, nk_rl_result *out)
@@ -595,6 +888,7 @@ rl_peek(rl_call *c, nk_rl_result *out)
     int i;
 
     rl_read_slots(c);
+    rl_remember_peek(c);
     for (i = 0; i < c->pol.nslots; i++)
         rl_apply_slot(c, i, &c->rows[i], c->cost, &c->per_slot[i]);
     nk_rl_merge(c->per_slot, c->pol.nslots, c->cost, -1, c->now, out);
@@ -616,7 +910,7 @@ rl_check_one(rl_call *c, nk_rl_result *out)
         if (!out->allowed || c->cost == 0)
             return;
         if (row.found) {
-            rl_update_state(c, 0, out);
+            rl_update_state(c, 0, out, &row);
             return;
         }
         if (rl_insert_state(c, 0, out)) {
@@ -643,7 +937,7 @@ rl_take_slot(rl_call *c, int slot, bool skip_locked, nk_rl_result *r)
             rl_apply_slot(c, slot, &row, c->cost, r);
             if (!r->allowed)
                 return RL_DENIED;
-            rl_update_state(c, slot, r);
+            rl_update_state(c, slot, r, &row);
             return RL_TOOK;
         }
         /* With SKIP LOCKED, "no row" for a row we saw means it is held. */
@@ -652,7 +946,8 @@ rl_take_slot(rl_call *c, int slot, bool skip_locked, nk_rl_result *r)
         rl_apply_slot(c, slot, &row, c->cost, r);
         if (!r->allowed)
             return RL_DENIED;
-        if (rl_insert_state(c, slot, r)) {
+        if (rl_key_has_rows(c) ? rl_insert_state(c, slot, r)
+                               : rl_insert_key(c, slot, r)) {
             c->created = true;
             return RL_TOOK;
         }
@@ -740,6 +1035,7 @@ rl_gather(rl_call *c, int unused_slot, bool unused_flag, nk_rl_result *out)
             rl_apply_slot(c, i, row, 0, &now_left[i]);
             if (rl_insert_state(c, i, &now_left[i])) {
                 row->found = true;
+                row->locked = false; /* (created, not locked: no tid) */
                 row->s = now_left[i].state;
                 c->created = true;
                 break;
@@ -763,7 +1059,7 @@ rl_gather(rl_call *c, int unused_slot, bool unused_flag, nk_rl_result *out)
             rl_apply_slot(c, i, &c->rows[i], take, &r);
             if (!r.allowed)
                 elog(ERROR, "rate-limit slot refused the units it reported");
-            rl_update_state(c, i, &r);
+            rl_update_state(c, i, &r, &c->rows[i]);
             need -= take;
             reset = Max(reset, r.reset_after_us);
         } else
@@ -792,7 +1088,9 @@ rl_check_sharded(rl_call *c, nk_rl_result *out)
     int nbusy = 0, start, k;
     int64 left;
 
-    rl_read_slots(c);
+    if (!rl_reuse_peek(c))
+        rl_read_slots(c);
+    last_peek.lxid = InvalidLocalTransactionId; /* (used once) */
     for (k = 0; k < S; k++)
         rl_apply_slot(c, k, &c->rows[k], c->cost, &c->per_slot[k]);
     if (c->cost == 0) { /* only asks: nothing to record, nothing to lock */

@@ -35,6 +35,7 @@
 
 #include "nk_route.h"
 #include "namaskah.h"
+#include "routes.h"
 
 typedef struct route_entry {
     char method[8];
@@ -42,6 +43,7 @@ typedef struct route_entry {
     int nparams;
     char *param_names[NK_ROUTE_MAX_PARAMS];
     Datum row; /* the namaskah.routes row, a composite datum */
+    nk_route_def def;
 } route_entry;
 
 static MemoryContext routes_cxt;
@@ -53,7 +55,7 @@ static Oid routes_relid = InvalidOid;
 
 static void load_routes(void);
 static void ensure_routes(void);
-static Datum params_jsonb(const route_entry *r, const nk_route_param *values);
+static Jsonb *params_jsonb(const route_entry *r, const nk_route_param *values);
 
 /* From the module's relcache callback (namaskah.c). */
 void
@@ -71,6 +73,7 @@ fill_entry(route_entry *e, HeapTuple tup, TupleDesc td)
 {
     bool isnull;
     char *method = SPI_getvalue(tup, td, 2);
+    Datum target;
     ArrayType *names;
     Datum *elems;
     int n, i;
@@ -89,6 +92,13 @@ fill_entry(route_entry *e, HeapTuple tup, TupleDesc td)
         e->param_names[i] = TextDatumGetCString(elems[i]);
     e->nparams = n;
     e->row = datumCopy(SPI_getbinval(tup, td, 1, &isnull), false, -1);
+    target = SPI_getbinval(tup, td, 5, &isnull);
+    e->def.target = isnull ? InvalidOid : DatumGetObjectId(target);
+    e->def.method = e->method;
+    e->def.path_template = e->template;
+    e->def.auth = SPI_getvalue(tup, td, 6);
+    e->def.required_role = SPI_getvalue(tup, td, 7);
+    e->def.rate_limit_policy = SPI_getvalue(tup, td, 8);
 }
 
 static void
@@ -108,8 +118,9 @@ load_routes(void)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     /* read_only false: a snapshot of this statement's own, taken now */
-    if (SPI_execute("SELECT r, r.method, r.path_template, r.param_names"
-                    " FROM " NK_SCHEMA ".routes r"
+    if (SPI_execute("SELECT r, r.method, r.path_template, r.param_names,"
+                    " r.target::oid, r.auth, r.required_role,"
+                    " r.rate_limit_policy FROM " NK_SCHEMA ".routes r"
                     " ORDER BY r.literal_segments DESC, r.id",
                     false, 0) != SPI_OK_SELECT)
         elog(ERROR, "could not read namaskah.routes");
@@ -136,7 +147,7 @@ ensure_routes(void)
 }
 
 /* {"name": "value", ...} of a matched route's parameters. */
-static Datum
+static Jsonb *
 params_jsonb(const route_entry *r, const nk_route_param *values)
 {
     StringInfoData json;
@@ -154,7 +165,37 @@ params_jsonb(const route_entry *r, const nk_route_param *values)
         escape_json(&json, value);
     }
     appendStringInfoChar(&json, '}');
-    return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
+    return DatumGetJsonbP(
+        DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
+}
+
+void
+nk_route_lookup(const char *method, const char *path, size_t path_len,
+                nk_route_found *out)
+{
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    nk_route_param found[NK_ROUTE_MAX_PARAMS];
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    ensure_routes();
+    out->allowed = palloc(sizeof(char *) * Max(n_routes, 1));
+    for (i = 0; i < n_routes; i++) {
+        const route_entry *r = &routes[i];
+
+        if (nk_route_match(r->template, path, path_len, found) < 0)
+            continue;
+        out->allowed[out->n_allowed++] = r->method;
+        if (out->path_template == NULL)
+            out->path_template = r->template;
+        if (out->route == NULL && strcmp(r->method, want) == 0) {
+            out->route = &r->def;
+            out->row = r->row;
+            out->params = params_jsonb(r, found);
+            out->nparams = r->nparams;
+            memcpy(out->param_values, found, sizeof(found));
+        }
+    }
 }
 
 /*
@@ -169,15 +210,12 @@ Datum
 nk_sql_match_route(PG_FUNCTION_ARGS)
 {
     text *path_t;
-    char *method;
-    const char *want, *path;
-    size_t path_len;
-    nk_route_param found[NK_ROUTE_MAX_PARAMS];
     Datum values[4] = {0};
     bool nulls[4] = {true, true, false, true};
     Datum *allowed;
-    int n_allowed = 0, i;
+    nk_route_found m;
     TupleDesc tupdesc;
+    int i;
 
     if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "match_route must return a composite type");
@@ -187,31 +225,22 @@ nk_sql_match_route(PG_FUNCTION_ARGS)
         PG_RETURN_DATUM(
             HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
     }
-    method = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     path_t = PG_GETARG_TEXT_PP(1);
-    path = VARDATA_ANY(path_t);
-    path_len = VARSIZE_ANY_EXHDR(path_t);
-    ensure_routes();
-    allowed = palloc(sizeof(Datum) * Max(n_routes, 1));
-    for (i = 0; i < n_routes; i++) {
-        const route_entry *r = &routes[i];
-
-        if (nk_route_match(r->template, path, path_len, found) < 0)
-            continue;
-        allowed[n_allowed++] = CStringGetTextDatum(r->method);
-        if (nulls[3]) {
-            values[3] = CStringGetTextDatum(r->template);
-            nulls[3] = false;
-        }
-        if (nulls[0] && strcmp(r->method, want) == 0) {
-            values[0] = r->row;
-            nulls[0] = false;
-            values[1] = params_jsonb(r, found);
-            nulls[1] = false;
-        }
+    nk_route_lookup(text_to_cstring(PG_GETARG_TEXT_PP(0)), VARDATA_ANY(path_t),
+                    VARSIZE_ANY_EXHDR(path_t), &m);
+    if (m.route != NULL) {
+        values[0] = m.row;
+        values[1] = JsonbPGetDatum(m.params);
+        nulls[0] = nulls[1] = false;
     }
-    values[2] = PointerGetDatum(
-        construct_array(allowed, n_allowed, TEXTOID, -1, false, TYPALIGN_INT));
+    allowed = palloc(sizeof(Datum) * Max(m.n_allowed, 1));
+    for (i = 0; i < m.n_allowed; i++)
+        allowed[i] = CStringGetTextDatum(m.allowed[i]);
+    values[2] = PointerGetDatum(construct_array(allowed, m.n_allowed, TEXTOID,
+                                                -1, false, TYPALIGN_INT));
+    if (m.path_template != NULL) {
+        values[3] = CStringGetTextDatum(m.path_template);
+        nulls[3] = false;
+    }
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -33,7 +33,15 @@ SELECT count(*) >= 7 AS ahead_again FROM namaskah.audit_partitions() WHERE range
 SELECT ok FROM namaskah.audit_verify();
 
 -- Refusals: clear errors, nothing archived.
-SELECT namaskah.audit_archive_seal('audit_log_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'));
+-- (today's name shown as audit_log_TODAY: the expected output holds no date)
+DO $$
+BEGIN
+    PERFORM namaskah.audit_archive_seal('audit_log_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'));
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '% %', SQLSTATE, replace(SQLERRM,
+        to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'), 'TODAY');
+END
+$$;
 SELECT namaskah.audit_archive_seal('audit_log_19990101');
 SELECT namaskah.audit_archive_drop('audit_log_19990101', '{}', repeat('0', 64));
 SELECT namaskah.audit_archive_drop('audit_log_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'), '{}', 'not a checksum');

@@ -204,7 +204,10 @@ DROP SCHEMA hijack CASCADE;
 -- a NULL path or method matches nothing: 404
 SELECT m.route IS NULL AS no_route, m.allowed, m.path_template
 FROM namaskah.match_route('GET', NULL) m;
-SELECT (r.rejection).status FROM namaskah.stage_route('GET', NULL, 'null-path') r;
+SELECT r.status, r.headers->>'x-namaskah-route' AS route, r.body::jsonb->>'code' AS code
+FROM namaskah.handle_request('GET', NULL, '', '{}', NULL, '192.0.2.1', 'null-path') r;
+SELECT r.status, r.body::jsonb->>'code' AS code
+FROM namaskah.handle_request(NULL, '/api/version', '', '{}', NULL, '192.0.2.1', 'null-method') r;
 -- the route matcher takes at most 8 path parameters; more is refused
 INSERT INTO namaskah.routes (method, path_template, target, auth)
 VALUES ('GET', '/api/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}', 'api.version(jsonb)', 'public');

@@ -38,7 +38,8 @@ $$;
 INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope, slots)
 VALUES ('rt_split', 'fixed_window', 50, 3600, 'client', 4);
 SELECT * FROM namaskah.rate_limit_peek('rt_split', 'a', 1, :t0);
--- a cost of 13 fits only the two slots of 13
+-- a cost of 13 fits only the two slots of 13 (the key's first check makes
+-- the rows of all its slots, the others fresh: together in the table)
 SELECT * FROM namaskah.rate_limit_check('rt_split', 'a', 13, :t0);
 SELECT * FROM namaskah.rate_limit_check('rt_split', 'a', 13, :t0);
 SELECT * FROM pg_temp.slots('rt_split', 'a');

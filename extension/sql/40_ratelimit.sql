@@ -75,9 +75,13 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limit_policies',
 -- replica never has its rows; so the first decision after either rebuilds
 -- it from the consumption kept in the audit records (rate_limit_epoch,
 -- rate_limit_rebuild below; extension/ratelimit_journal.c).
+-- policy and key compare bytewise (COLLATE "C"): they are only ever looked
+-- up by equality, on every request, and a locale's comparison costs more.
+-- A key's slots are made together (extension/ratelimit.c, rl_insert_key),
+-- so its rows share a page.
 CREATE UNLOGGED TABLE @extschema@.rate_limit_state (
-    policy text NOT NULL,
-    key text NOT NULL,
+    policy text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
     slot smallint NOT NULL DEFAULT 0 CHECK (slot >= 0 AND slot < 64),
     t_us bigint NOT NULL,
     n bigint NOT NULL DEFAULT 0,

@@ -613,22 +613,6 @@ ALTER FUNCTION @extschema@.audit_rate_consumption(timestamptz) OWNER TO namaskah
 REVOKE ALL ON FUNCTION @extschema@.audit_rate_consumption(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.audit_rate_consumption(timestamptz) TO namaskah_owner;
 
--- Who a request was: the verified user, else a keyed pseudonym of the client
--- address (or its network, before SECRET_KEY is installed). The subject is a
--- validly signed claim, but still request text: sanitized like the rest, so
--- no control character, line separator or escape reaches the audit log.
-CREATE FUNCTION @extschema@.audit_actor(subject text, client_addr inet)
-RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    IF subject IS NOT NULL THEN
-        RETURN 'user:' || @extschema@.sanitize_log(subject, 128);
-    END IF;
-    RETURN @extschema@.client_pseudonym(client_addr);
-END
-$$;
-
 -- Transport errors that namaskahd answered itself but still reports here, so
 -- that every request it answers under /api/ has its audit record: requests
 -- it refused (framing, encoding, size, time, method, version) and calls
@@ -661,67 +645,22 @@ AS $$
     LIMIT 1
 $$;
 
+-- The entry point (C, extension/request.c: the stages of part 60, then the
+-- request's audit record, stage 8). Every request under /api/ gets exactly
+-- one record, in the request's own transaction, unless the setting
+-- audit.enabled is exactly 'off' (anything else audits: fail closed). Its
+-- actor is the verified user (sanitized) or the client address's pseudonym;
+-- its details hold the path and user agent, sanitized and masked (emails,
+-- phones, tokens, cards), a 429's policy, and what the request consumed of
+-- its rate limits (keys are pseudonyms), for rebuilding their state after a
+-- crash.
 CREATE FUNCTION @extschema@.handle_request(
     method text, path text, query text, request_headers jsonb,
     request_body text, client_addr inet, request_id text,
     OUT status int, OUT headers jsonb, OUT body text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    started timestamptz := clock_timestamp();
-    transport_error text := request_headers->>'x-namaskah-transport-error';
-    problem record;
-    subject text;
-    consumed jsonb;
-    outcome record;
-BEGIN
-    -- claims of an earlier request in the same transaction must not leak
-    PERFORM set_config('request.jwt.claims', '', true);
-    IF transport_error IS NOT NULL THEN
-        problem := @extschema@.transport_problem(transport_error,
-            request_headers->>'x-namaskah-transport-detail');
-        -- namaskahd passes the path already sanitized (it was not valid text)
-        SELECT * INTO status, headers, body FROM @extschema@.respond_problem(
-            problem.status, problem.code, problem.detail,
-            left(path, 1024), request_id, 'unmatched',
-            CASE WHEN problem.status = 503 THEN '{"Retry-After": "1"}'::jsonb
-                 ELSE '{}' END);
-    ELSE
-        outcome := @extschema@.run_pipeline(method, path, query, request_headers,
-            request_body, client_addr, request_id);
-        status := (outcome.answer).status;
-        headers := (outcome.answer).headers;
-        body := (outcome.answer).body;
-        subject := outcome.subject;
-        headers := headers || @extschema@.cors_headers(request_headers, method, headers);
-    END IF;
-    -- anything but an explicit 'off' audits (fail closed)
-    IF @extschema@.setting('audit.enabled') IS DISTINCT FROM 'off' THEN
-        consumed := @extschema@.rate_limit_consumed();
-        PERFORM @extschema@.audit_append(request_id,
-            @extschema@.audit_actor(subject, client_addr),
-            left(@extschema@.sanitize_log(method, 32), 16),
-            headers->>'x-namaskah-route', status,
-            CASE WHEN status < 400 THEN 'ok'
-                 ELSE coalesce(body::jsonb->>'code', 'error') END,
-            (extract(epoch FROM clock_timestamp() - started) * 1000)::int,
-            -- free text masked in place (emails, phones, tokens, cards):
-            -- mask_text is pure C, no table lookup on the hot path
-            jsonb_build_object(
-                'path', @extschema@.mask_text(@extschema@.sanitize_log(path, 256)),
-                'user_agent', @extschema@.mask_text(
-                    @extschema@.sanitize_log(request_headers->>'user-agent', 256)))
-                || CASE WHEN status = 429
-                        THEN jsonb_build_object('policy', body::jsonb->>'policy')
-                        ELSE '{}' END
-                -- what the request consumed, for rebuilding the rate-limit
-                -- state after a crash (keys are pseudonyms)
-                || CASE WHEN consumed IS NULL THEN '{}'
-                        ELSE jsonb_build_object('rate_limits', consumed) END);
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'nk_sql_handle_request'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text)
     OWNER TO namaskah_owner;
 COMMENT ON FUNCTION @extschema@.handle_request(text, text, text, jsonb, text, inet, text) IS
