@@ -125,3 +125,17 @@ nk_unpin_search_path(int nest_level)
     if (nest_level >= 0)
         AtEOXact_GUC(true, nest_level);
 }
+
+ErrorData *
+nk_subxact_rollback(MemoryContext cxt, ResourceOwner owner)
+{
+    ErrorData *edata;
+
+    MemoryContextSwitchTo(cxt);
+    edata = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(cxt);
+    CurrentResourceOwner = owner;
+    return edata;
+}

@@ -13,6 +13,7 @@
 
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "utils/resowner.h"
 
 /*
  * The extension's schema (namaskah.control: schema = namaskah, not
@@ -82,6 +83,14 @@ void nk_unpin_search_path(int nest_level);
  */
 SPIPlanPtr nk_prepare_kept(const char *sql, int nargs, Oid *argtypes,
                            int cursor_options, const char *what);
+
+/*
+ * For the PG_CATCH of an internal subtransaction begun while cxt and owner
+ * were current: takes the error, rolls the subtransaction back, makes cxt
+ * and owner current again and returns the error (in cxt), to be handled or
+ * rethrown (ReThrowError).
+ */
+ErrorData *nk_subxact_rollback(MemoryContext cxt, ResourceOwner owner);
 
 /*
  * SQL-callable functions of the pure kind (no flinfo, no NULL argument)

@@ -984,15 +984,7 @@ rl_in_subxact(rl_outcome (*step)(rl_call *, int, bool, nk_rl_result *),
     }
     PG_CATCH();
     {
-        ErrorData *edata;
-
-        MemoryContextSwitchTo(cxt);
-        edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(cxt);
-        CurrentResourceOwner = owner;
-        ReThrowError(edata);
+        ReThrowError(nk_subxact_rollback(cxt, owner));
     }
     PG_END_TRY();
     if (outcome == RL_TOOK)

@@ -55,6 +55,7 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "nk_http.h"
 #include "namaskah.h"
@@ -774,6 +775,8 @@ bearer_token(Jsonb *headers)
     return cstring_to_text_with_len(s + start, len - start);
 }
 
+static void remember_subject(const char *claims, text *sub);
+
 static void
 set_local(const char *name, const char *value)
 {
@@ -810,10 +813,13 @@ stage_identity(request *rq, answer *a)
         if (!fnull && DatumGetBool(valid)) {
             text *claims = field_text(verdict, false, 3);
 
+            char *published = claims ? text_to_cstring(claims) : NULL;
+
             rq->subject = field_text(verdict, false, 5);
             rq->role = field_text(verdict, false, 6);
-            set_local("request.jwt.claims",
-                      claims ? text_to_cstring(claims) : NULL);
+            set_local("request.jwt.claims", published);
+            if (published != NULL)
+                remember_subject(published, rq->subject);
             return false;
         }
         reason = field_text(verdict, isnull, 2);
@@ -1103,14 +1109,8 @@ stage_endpoint(request *rq, endpoint_outcome *o)
     }
     PG_CATCH();
     {
-        ErrorData *edata;
+        ErrorData *edata = nk_subxact_rollback(cxt, owner);
 
-        MemoryContextSwitchTo(cxt);
-        edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(cxt);
-        CurrentResourceOwner = owner;
         if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
             edata->sqlerrcode == ERRCODE_ASSERT_FAILURE)
             ReThrowError(edata);
@@ -1435,4 +1435,77 @@ nk_sql_problem_body(PG_FUNCTION_ARGS)
                      PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
                      PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
                      PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5)));
+}
+
+/* A sub claim in the form request_subject accepts: a UUID in lower case
+ * (^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$). */
+static bool
+is_lower_uuid(const char *s, int len)
+{
+    int i;
+
+    if (len != 36)
+        return false;
+    for (i = 0; i < len; i++) {
+        bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (hyphen ? s[i] != '-'
+                   : !((s[i] >= '0' && s[i] <= '9') ||
+                       (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* request_subject's memory: the last claims it answered for, and the
+ * answer (set by the identity stage too, which has the sub at hand). */
+static char *subject_claims;
+static bool subject_found;
+static pg_uuid_t subject_uuid;
+
+static void
+remember_subject(const char *claims, text *sub)
+{
+    if (subject_claims != NULL)
+        pfree(subject_claims);
+    subject_claims = NULL;
+    subject_found =
+        sub != NULL && is_lower_uuid(VARDATA_ANY(sub), VARSIZE_ANY_EXHDR(sub));
+    if (subject_found)
+        memcpy(&subject_uuid,
+               DatumGetUUIDP(DirectFunctionCall1(
+                   uuid_in, CStringGetDatum(text_to_cstring(sub)))),
+               sizeof(pg_uuid_t));
+    subject_claims = MemoryContextStrdup(TopMemoryContext, claims);
+}
+
+/*
+ * request_subject(): the verified user of the current request, the sub
+ * claim of request.jwt.claims when it is a UUID in lower case, else NULL.
+ * Every row-level security policy of the API calls it, most queries twice;
+ * as SQL it parsed the claims and ran a regex each time. The claims of the
+ * last call are remembered with their answer (the identity stage fills
+ * that in when it publishes them), so a request parses them at most once.
+ * Claims that are not JSON are an error (22P02), as ::jsonb was.
+ */
+PG_FUNCTION_INFO_V1(nk_sql_request_subject);
+Datum
+nk_sql_request_subject(PG_FUNCTION_ARGS)
+{
+    const char *claims = GetConfigOption("request.jwt.claims", true, false);
+    pg_uuid_t *result;
+
+    if (claims == NULL || claims[0] == '\0')
+        PG_RETURN_NULL();
+    if (subject_claims == NULL || strcmp(claims, subject_claims) != 0) {
+        Jsonb *doc = DatumGetJsonbP(
+            DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
+
+        remember_subject(claims, jb_get_string(doc, "sub"));
+    }
+    if (!subject_found)
+        PG_RETURN_NULL();
+    result = palloc(sizeof(pg_uuid_t));
+    memcpy(result, &subject_uuid, sizeof(pg_uuid_t));
+    PG_RETURN_UUID_P(result);
 }

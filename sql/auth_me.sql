@@ -31,5 +31,26 @@ WHERE item->>'id' = :'alice';
 RESET ROLE;
 RESET TimeZone;
 
+-- request_subject(): the sub claim when it is a UUID in lower case, else
+-- NULL; each change of the claims counts at once (the last claims are
+-- remembered with their answer); claims that are not JSON are an error.
+SELECT c AS claims, namaskah.request_subject() AS subject
+FROM unnest(ARRAY[
+    '{"sub": "0f8c7c2e-1b2a-4c3d-8e4f-5a6b7c8d9e0f"}',
+    '{"sub": "0f8c7c2e-1b2a-4c3d-8e4f-5a6b7c8d9e0f", "role": "admin"}',
+    '{"sub": "0F8C7C2E-1B2A-4C3D-8E4F-5A6B7C8D9E0F"}',
+    '{"sub": "0f8c7c2e1b2a4c3d8e4f5a6b7c8d9e0f"}',
+    '{"sub": 12}',
+    '{"sub": null}',
+    '["0f8c7c2e-1b2a-4c3d-8e4f-5a6b7c8d9e0f"]',
+    '{}',
+    '',
+    '{"sub": "0f8c7c2e-1b2a-4c3d-8e4f-5a6b7c8d9e0f"}']) WITH ORDINALITY AS t(c, i),
+     LATERAL (SELECT set_config('request.jwt.claims', c, false)) AS s
+ORDER BY i;
+SELECT set_config('request.jwt.claims', '{"sub": ', false) IS NOT NULL AS broken;
+SELECT namaskah.request_subject();
+SELECT set_config('request.jwt.claims', '', false) = '' AS reset;
+
 -- Leave no accounts behind for the tests that count them.
 DELETE FROM namaskah.users WHERE id IN (:'alice', :'admin');

@@ -27,14 +27,8 @@ COMMENT ON TABLE @extschema@.users IS
 -- token's claims; NULL outside an authenticated request).
 CREATE FUNCTION @extschema@.request_subject()
 RETURNS uuid
-LANGUAGE sql STABLE
-AS $$
-    -- a single expression, so the planner can inline it (into RLS policies too)
-    SELECT CASE WHEN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')
-                     ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                THEN (nullif(current_setting('request.jwt.claims', true), '')::jsonb->>'sub')::uuid
-           END
-$$;
+AS 'MODULE_PATHNAME', 'nk_sql_request_subject'
+LANGUAGE C STABLE;
 
 CREATE POLICY users_own_row ON @extschema@.users
     FOR SELECT TO namaskah_api
