@@ -5,12 +5,15 @@
  *
  * Each backend appends to a chain of its own (audit_chain_id), so writing an
  * audit record never waits for another request. Nobody else writes to that
- * chain, so its head (seq, hash) is kept in memory after each append; any
- * abort, of the transaction or of a subtransaction, forgets it, and the next
- * append reads the head from the table again (within its own transaction,
- * so an aborted append can never leave the chain out of step with what was
- * committed). audit_verify (SQL, sql/65_audit.sql) recomputes every hash
- * from the stored fields independently of this code.
+ * chain, so its head (seq, hash) is kept in memory after each append; an
+ * abort that takes an append back (of the transaction, or of a
+ * subtransaction the append was made in) forgets it, and the next append
+ * reads the head from the table again (within its own transaction, so an
+ * aborted append can never leave the chain out of step with what was
+ * committed). Other subtransactions come and go on every busy request (a
+ * rate-limit step, an endpoint's error) and leave the head alone. audit_verify
+ * (SQL, sql/65_audit.sql) recomputes every hash from the stored fields
+ * independently of this code.
  *
  * The log is partitioned by day; before an append finds no partition for
  * its time, it has the coming days' partitions created
@@ -82,6 +85,11 @@ static SPIPlanPtr plan_maintain;
 
 /* This chain's head, while known (see the banner). */
 static bool head_valid = false;
+/* The (sub)transaction of this transaction's latest append: only an abort
+ * of it or of one that contains it takes an append back (a subtransaction
+ * contains every one begun after it while it was open: their ids are
+ * greater). */
+static SubTransactionId last_append_subxact = InvalidSubTransactionId;
 static int64 head_seq;
 static unsigned char head_hash[NK_AUDIT_HASH_LEN];
 static SPIPlanPtr plan_head;
@@ -152,19 +160,25 @@ audit_xact_cb(XactEvent event, void *arg)
     }
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
         event == XACT_EVENT_PREPARE || event == XACT_EVENT_COMMIT ||
-        event == XACT_EVENT_PARALLEL_COMMIT)
+        event == XACT_EVENT_PARALLEL_COMMIT) {
         maintained_in_xact = false;
+        last_append_subxact = InvalidSubTransactionId;
+    }
 }
 
 static void
 audit_subxact_cb(SubXactEvent event, SubTransactionId my,
                  SubTransactionId parent, void *arg)
 {
-    if (event == SUBXACT_EVENT_ABORT_SUB) {
+    if (event != SUBXACT_EVENT_ABORT_SUB)
+        return;
+    /* (a rate-limit step or an endpoint's error rolls back subtransactions
+     * on every busy request: the head stays unless an append went too) */
+    if (last_append_subxact != InvalidSubTransactionId &&
+        last_append_subxact >= my)
         head_valid = false;
-        if (maintained_in_xact)
-            covered_until = 0;
-    }
+    if (maintained_in_xact)
+        covered_until = 0;
 }
 
 /*
@@ -468,6 +482,7 @@ nk_sql_audit_append(PG_FUNCTION_ARGS)
     nk_unpin_search_path(path_nest);
     head_seq++;
     memcpy(head_hash, hash, NK_AUDIT_HASH_LEN);
+    last_append_subxact = GetCurrentSubTransactionId();
     PG_RETURN_INT64(id);
 }
 

@@ -42,11 +42,29 @@ SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL
 ROLLBACK TO SAVEPOINT s;
 SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-after-savepoint');
 COMMIT;
+-- ... while a savepoint rolled back without an append in it (a request's own
+-- subtransactions are such) leaves the head as it was; one released into a
+-- transaction that then rolls back to an earlier savepoint does not
+BEGIN;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-before-empty');
+SAVEPOINT empty;
+SELECT 1 AS nothing_appended;
+ROLLBACK TO SAVEPOINT empty;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-after-empty');
+SAVEPOINT outer_sp;
+SAVEPOINT inner_sp;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-released');
+RELEASE SAVEPOINT inner_sp;
+ROLLBACK TO SAVEPOINT outer_sp;
+SELECT status FROM namaskah.handle_request('GET', '/api/version', '', '{}', NULL, '192.0.2.7', 'audit-after-outer');
+COMMIT;
 SELECT request_id, seq - lag(seq) OVER (ORDER BY id) AS step
 FROM namaskah.audit_log
-WHERE request_id IN ('audit-4', 'audit-after-rollback', 'audit-after-savepoint') ORDER BY id;
+WHERE request_id IN ('audit-4', 'audit-after-rollback', 'audit-after-savepoint',
+                     'audit-before-empty', 'audit-after-empty', 'audit-after-outer')
+ORDER BY id;
 SELECT count(*) AS rolled_back_records FROM namaskah.audit_log
-WHERE request_id IN ('audit-rolled-back', 'audit-savepoint');
+WHERE request_id IN ('audit-rolled-back', 'audit-savepoint', 'audit-released');
 SELECT ok FROM namaskah.audit_verify();
 
 -- append-only: API roles cannot touch it, the owner's changes are refused

@@ -279,8 +279,8 @@ LANGUAGE sql IMMUTABLE STRICT
 AS $$ SELECT sha256(convert_to('namaskah-audit-genesis:' || $1::text, 'UTF8')) $$;
 
 -- audit_append: one record at the end of this backend's chain (C,
--- extension/audit.c: the chain's head kept per backend, forgotten on any
--- abort; the same fields and hash as audit_fields / audit_hash, which
+-- extension/audit.c: the chain's head kept per backend, forgotten on an
+-- abort that takes an append back; the same fields and hash as audit_fields / audit_hash, which
 -- audit_verify recomputes independently).
 CREATE FUNCTION @extschema@.audit_append(request_id text, actor text, method text,
     route text, status int, outcome text, duration_ms int, details jsonb)
