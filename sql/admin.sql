@@ -51,8 +51,11 @@ SELECT i->>'email' AS email, i->>'phone' AS phone, i->>'role' AS role, i->'locke
 FROM jsonb_array_elements((api.admin_users_list('{"query": {"limit": "100"}}'))->'items') i
 WHERE i->>'id' IN (:'admin_id', :'alice', :'bob')
 ORDER BY i->>'role', i->>'phone';
-SELECT position('example.test' IN (api.admin_users_list('{"query": {"limit": "100"}}'))::text) AS clear_domain,
-       position('2671' IN (api.admin_users_list('{"query": {"limit": "100"}}'))::text) AS clear_phone;
+-- (searched in every member but the random ids, the times and the cursor,
+-- where the digits 2671 may occur by chance)
+SELECT position('example.test' IN t) AS clear_domain, position('2671' IN t) AS clear_phone
+FROM (SELECT string_agg((i - 'id' - 'created_at' - 'locked_until')::text, ' ') AS t
+      FROM jsonb_array_elements((api.admin_users_list('{"query": {"limit": "100"}}'))->'items') i) s;
 SELECT jsonb_array_length(p->'items') AS admins FROM api.admin_users_list('{"query": {"role": "admin"}}') p;
 -- Pagination visits every account once.
 DO $$
