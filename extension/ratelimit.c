@@ -16,9 +16,9 @@
  * Locking rules:
  *   - peek reads the committed rows (an index scan in C, rl_read_slots,
  *     with the fresh snapshot a SELECT would take): no lock, no wait.
- *   - check with one slot locks the key's row (SELECT ... FOR UPDATE) and
- *     keeps the lock until the caller's transaction ends, so concurrent
- *     checks on one key are serialized and exact.
+ *   - check with one slot locks the key's row (directly, as SELECT ... FOR
+ *     UPDATE would: rl_lock_slot) and keeps the lock until the caller's
+ * transaction ends, so concurrent checks on one key are serialized and exact.
  *   - check with S > 1 slots reads the committed rows, then tries the slots
  *     whose committed state allows the cost, starting at a random one, each
  *     with SELECT ... FOR UPDATE SKIP LOCKED; it consumes from the first
@@ -50,22 +50,22 @@
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/itemptr.h"
+#include "storage/proc.h"
 #include "optimizer/cost.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "storage/proc.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "executor/tuptable.h"
 
 #include "direct.h"
 #include "nk_ratelimit.h"
@@ -408,18 +408,6 @@ rl_find_state_table(void)
     state_relid = relid;
 }
 
-/*
- * The committed rows of the key; rows of slots >= S (left over from an
- * earlier split, normally deleted by the policy trigger) are ignored.
- *
- * Read on every decision (a peek is nothing else), so read directly: an
- * index scan of the primary key under the snapshot the statement
- * "SELECT ... WHERE policy = $1 AND key = $2" would take through SPI
- * (the command counter advanced, so this transaction's own earlier
- * decisions count; a fresh snapshot in READ COMMITTED, the transaction's
- * under REPEATABLE READ), without that statement's executor start-up.
- * The function runs as the table's owner (SECURITY DEFINER).
- */
 /* t_us, n and n_prev of a row. */
 static void
 rl_slot_state(TupleTableSlot *slot, nk_rl_state *s)
@@ -456,6 +444,18 @@ rl_state_scan_keys(rl_call *c, int slot, LOCKMODE lock, Relation *rel,
     CommandCounterIncrement();
 }
 
+/*
+ * The committed rows of the key; rows of slots >= S (left over from an
+ * earlier split, normally deleted by the policy trigger) are ignored.
+ *
+ * Read on every decision (a peek is nothing else), so read directly: an
+ * index scan of the primary key under the snapshot the statement
+ * "SELECT ... WHERE policy = $1 AND key = $2" would take through SPI
+ * (the command counter advanced, so this transaction's own earlier
+ * decisions count; a fresh snapshot in READ COMMITTED, the transaction's
+ * under REPEATABLE READ), without that statement's executor start-up.
+ * The function runs as the table's owner (SECURITY DEFINER).
+ */
 static void
 rl_read_slots(rl_call *c)
 {

@@ -26,13 +26,13 @@
  * Why C: as PL/pgSQL, the stages cost more than the work they ordered
  * (executor start-up of every statement, a function call per stage, rows
  * built and taken apart between them): some 150 us of a request's 380 us
- * of database CPU (docs/architecture.md, "Where the time of a request
- * goes"). The work itself stays where it was: the C functions of the
- * security core and the endpoint functions are called through fmgr, with
- * their own privileges (rate_limit_check and audit_append run as their
- * owners), looked up once per backend; what is rare and written in SQL
- * (map_error, cors_headers, transport_problem) is called from here as it
- * is.
+ * of database CPU, measured before this file (docs/architecture.md, "Where
+ * the time of a request goes", has the figures since). The work itself stays
+ * where it was: the C functions of the security core and the endpoint functions
+ * are called through fmgr, with their own privileges (rate_limit_check and
+ * audit_append run as their owners), looked up once per backend; what is rare
+ * and written in SQL (map_error, cors_headers, transport_problem) is called
+ * from here as it is.
  */
 #include "postgres.h"
 
