@@ -408,18 +408,20 @@ reason_text(nk_jwt_reason r)
 
 /*
  * The row type namaskah.jwt_verdict, blessed once per backend (and again
- * should the type be made anew, e.g. by a reinstall in this session).
+ * should the function be made anew, e.g. by a reinstall in this session:
+ * keyed by the function, since a call through fmgr, as the pipeline's,
+ * has no expression to tell the type from).
  */
 static TupleDesc
 verdict_desc(FunctionCallInfo fcinfo)
 {
     static TupleDesc desc = NULL;
-    static Oid desc_type = InvalidOid;
-    Oid type = get_fn_expr_rettype(fcinfo->flinfo);
+    static Oid desc_fn = InvalidOid;
+    Oid fn = fcinfo->flinfo->fn_oid;
     TupleDesc d;
     MemoryContext old;
 
-    if (desc != NULL && type == desc_type)
+    if (desc != NULL && fn == desc_fn)
         return desc;
     if (get_call_result_type(fcinfo, NULL, &d) != TYPEFUNC_COMPOSITE ||
         d->natts != 6)
@@ -427,7 +429,7 @@ verdict_desc(FunctionCallInfo fcinfo)
     old = MemoryContextSwitchTo(TopMemoryContext);
     desc = BlessTupleDesc(CreateTupleDescCopy(d));
     MemoryContextSwitchTo(old);
-    desc_type = type;
+    desc_fn = fn;
     return desc;
 }
 

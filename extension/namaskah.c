@@ -5,9 +5,10 @@
  * jwt_keys.c, jwt_pgjwt.c, ratelimit.c, mask.c, sanitize.c, audit.c,
  * pipeline.c, routes.c, secret.c, settings.c); their pure-C halves are in
  * core/. This file marks the library as a PostgreSQL module and, when a
- * backend loads it, registers the transaction callbacks of the audit chain and
- * the rate-limit journal: registered any later (say inside a subtransaction),
- * they would miss the start of a subtransaction whose abort they must see. It
+ * backend loads it, registers the transaction callbacks of the audit chain,
+ * the rate-limit journal and the rate-limit decisions: registered any later
+ * (say inside a subtransaction), they would miss the start of a
+ * subtransaction whose abort they must see. It
  * also registers the module's one relcache callback, which tells every
  * per-backend cache that a table changed, and holds the trigger that sends
  * those invalidations (cache_invalidate) and the few helpers every wrapper file
@@ -48,6 +49,7 @@ _PG_init(void)
 {
     audit_register_callbacks();
     rl_journal_register_callbacks();
+    rate_limit_register_callbacks();
     CacheRegisterRelcacheCallback(relcache_changed, (Datum)0);
 }
 

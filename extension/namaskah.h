@@ -42,6 +42,9 @@ void routes_relcache_changed(Oid relid);
 void rate_limit_policies_relcache_changed(Oid relid);
 void rate_limit_state_relcache_changed(Oid relid);
 
+/* The rate-limit decisions' subtransaction callback (registered at load). */
+void rate_limit_register_callbacks(void);
+
 /*
  * Whether a cache load may be kept: no invalidation of its table arrived
  * while it read (the generation it started at is still the current one),

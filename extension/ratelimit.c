@@ -33,9 +33,9 @@
  *   - A key without a row is created with INSERT ... ON CONFLICT DO NOTHING;
  *     losing that race means another transaction created it first, so we go
  *     back and lock its row.
- *   - A check that creates a row also deletes a few expired rows (SKIP
- *     LOCKED, never waiting), so a flood of distinct keys pays for its own
- *     cleanup and the table cannot grow without bound.
+ *   - A check that creates rows also deletes expired ones (SKIP LOCKED,
+ *     never waiting), three more than it created, so a flood of distinct
+ *     keys pays for its own cleanup and the table cannot grow without bound.
  * All of this is exact in READ COMMITTED (each SPI statement takes a fresh
  * snapshot); under REPEATABLE READ a lost race is a serialization error.
  */
@@ -74,8 +74,9 @@
 
 /* Keys are client addresses, user ids, "user:route" ...: short. */
 #define RL_MAX_KEY_BYTES 256
-/* Expired rows deleted by each check that creates a row (> 1 so the table
- * shrinks while a flood of new keys continues). */
+/* Expired rows deleted in one round of cleanup; a check that created rows
+ * runs rounds until it has deleted three more than it created (so the table
+ * shrinks while a flood of new keys continues) or none are left. */
 #define RL_CLEANUP_ROWS 4
 /* expires_at is rounded up to this (or to the window when shorter). */
 #define RL_EXPIRY_GRANULE_US INT64CONST(60000000)
@@ -105,7 +106,7 @@ typedef struct rl_call {
     rl_policy pol;
     rl_state_row rows[NK_RL_MAX_SLOTS];     /* committed state, as first read */
     nk_rl_result per_slot[NK_RL_MAX_SLOTS]; /* latest decision of each slot */
-    bool created;                           /* we inserted a row */
+    int created;                            /* rows we inserted */
 } rl_call;
 
 /* What trying one slot under its lock came to. */
@@ -127,7 +128,7 @@ static void rl_state_values(const rl_call *c, int slot, const nk_rl_result *r,
 static bool rl_insert_state(rl_call *c, int slot, const nk_rl_result *r);
 static void rl_update_state(rl_call *c, int slot, const nk_rl_result *r,
                             rl_state_row *row);
-static void rl_cleanup(TimestampTz now);
+static int rl_cleanup(TimestampTz now);
 static TimestampTz rl_expiry(const nk_rl_policy *p, int64 expires_at_us);
 static int32 rl_seconds(int64 us);
 static void rl_apply_slot(rl_call *c, int slot, const rl_state_row *row,
@@ -687,6 +688,7 @@ rl_insert_key(rl_call *c, int slot, const nk_rl_result *r)
     if (rc != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "rate-limit state insert failed: %s",
              SPI_result_code_string(rc));
+    c->created += (int)SPI_processed;
     for (i = 0; i < SPI_processed; i++) {
         bool isnull;
 
@@ -733,14 +735,15 @@ rl_update_state(rl_call *c, int slot, const nk_rl_result *r, rl_state_row *row)
 }
 
 /*
- * Deletes a few expired rows, oldest first, skipping any row in use. Two
+ * Deletes up to RL_CLEANUP_ROWS expired rows, oldest first, skipping any
+ * row in use; returns how many. Two
  * statements on purpose: "LIMIT <constant> ORDER BY expires_at" always plans
  * as an index scan and "ctid = $1" as a TID scan, whatever the table's size
  * was when the plan cache settled on a generic plan (a one-statement
  * "ctid = ANY (ARRAY(...))" planned on an empty table became a sequential
  * scan per call).
  */
-static void
+static int
 rl_cleanup(TimestampTz now)
 {
     Oid argtypes[1] = {TIMESTAMPTZOID};
@@ -780,6 +783,7 @@ rl_cleanup(TimestampTz now)
             elog(ERROR, "rate-limit state cleanup failed: %s",
                  SPI_result_code_string(rc));
     }
+    return (int)found;
 }
 
 /*
@@ -835,7 +839,8 @@ rl_apply_slot(rl_call *c, int slot, const rl_state_row *row, int64 cost,
  * still decided on its row under lock.
  */
 static struct {
-    LocalTransactionId lxid; /* InvalidLocalTransactionId: none */
+    LocalTransactionId lxid;  /* InvalidLocalTransactionId: none */
+    SubTransactionId subxact; /* read in this (sub)transaction */
     uint64 policies_gen;
     int nslots;
     char policy[NAMEDATALEN];
@@ -860,7 +865,29 @@ rl_remember_peek(const rl_call *c)
     last_peek.policies_gen = policies_gen;
     last_peek.nslots = c->pol.nslots;
     memcpy(last_peek.rows, c->rows, sizeof(c->rows));
+    last_peek.subxact = GetCurrentSubTransactionId();
     last_peek.lxid = MyProc->lxid;
+}
+
+/*
+ * Rows read inside a subtransaction that rolls back may count this
+ * transaction's own consumption that the rollback gave back: older rows
+ * than the state, but lower ones, which could deny wrongly. They go with
+ * it (a subtransaction contains every one begun after it: greater ids).
+ */
+static void
+rl_subxact_callback(SubXactEvent event, SubTransactionId my,
+                    SubTransactionId parent, void *arg)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB &&
+        last_peek.lxid != InvalidLocalTransactionId && last_peek.subxact >= my)
+        last_peek.lxid = InvalidLocalTransactionId;
+}
+
+void
+rate_limit_register_callbacks(void)
+{
+    RegisterSubXactCallback(rl_subxact_callback, NULL);
 }
 
 /* The last peek's rows into c when they are of this key, policy and
@@ -914,7 +941,7 @@ rl_check_one(rl_call *c, nk_rl_result *out)
             return;
         }
         if (rl_insert_state(c, 0, out)) {
-            c->created = true;
+            c->created++;
             return;
         }
         /* Another transaction created the row: lock it and decide again. */
@@ -946,11 +973,13 @@ rl_take_slot(rl_call *c, int slot, bool skip_locked, nk_rl_result *r)
         rl_apply_slot(c, slot, &row, c->cost, r);
         if (!r->allowed)
             return RL_DENIED;
-        if (rl_key_has_rows(c) ? rl_insert_state(c, slot, r)
-                               : rl_insert_key(c, slot, r)) {
-            c->created = true;
+        if (rl_key_has_rows(c)) {
+            if (rl_insert_state(c, slot, r)) {
+                c->created++;
+                return RL_TOOK;
+            }
+        } else if (rl_insert_key(c, slot, r)) /* (counts what it made) */
             return RL_TOOK;
-        }
         if (skip_locked)
             return RL_BUSY;
         /* Another transaction created the row: lock it and decide again. */
@@ -974,7 +1003,7 @@ rl_in_subxact(rl_outcome (*step)(rl_call *, int, bool, nk_rl_result *),
     MemoryContext cxt = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
     volatile rl_outcome outcome = RL_BUSY;
-    volatile bool created = c->created;
+    volatile int created = c->created;
 
     BeginInternalSubTransaction(NULL);
     MemoryContextSwitchTo(cxt);
@@ -1029,7 +1058,7 @@ rl_gather(rl_call *c, int unused_slot, bool unused_flag, nk_rl_result *out)
                 row->found = true;
                 row->locked = false; /* (created, not locked: no tid) */
                 row->s = now_left[i].state;
-                c->created = true;
+                c->created++;
                 break;
             }
         }
@@ -1180,8 +1209,15 @@ rl_decide(FunctionCallInfo fcinfo, bool consume)
         rl_check_one(c, &r);
     else
         rl_check_sharded(c, &r);
-    if (c->created)
-        rl_cleanup(c->now);
+    if (c->created > 0) {
+        int deleted = 0, found;
+
+        do {
+            found = rl_cleanup(c->now);
+            deleted += found;
+        } while (found == RL_CLEANUP_ROWS &&
+                 deleted < c->created + RL_CLEANUP_ROWS - 1);
+    }
     SPI_finish();
     nk_unpin_search_path(path_nest);
     if (consume && r.allowed && c->cost > 0)

@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -68,8 +69,8 @@
 /* One SQL function, looked up by signature once per backend. */
 typedef struct sql_fn {
     const char *signature; /* regprocedure text */
-    Oid oid;               /* InvalidOid: look it up (again) */
-    FmgrInfo *info;
+    Oid oid;
+    FmgrInfo *info; /* NULL: look it up (again) */
 } sql_fn;
 
 static sql_fn fn_jwt_verify = {NK_SCHEMA
@@ -99,44 +100,62 @@ static FmgrInfo *endpoints[MAX_ENDPOINTS];
 static int n_endpoints;
 
 static bool proc_callback_registered;
+/* Every FmgrInfo above, and what their functions keep in it. */
+static MemoryContext lookups_cxt;
+/* pg_proc changed since the lookups were made */
+static bool lookups_stale;
+/* handle_request calls under way in this backend (an endpoint may call it) */
+static int requests_running;
 
 /*
- * Any change to pg_proc (an extension update makes every function anew)
- * sends the lookups round again. Nothing is freed or overwritten: a
- * function may be running (a few bytes stay behind in TopMemoryContext); a
- * lookup that finds the same OID keeps its FmgrInfo.
+ * Any change to pg_proc (an extension update makes every function anew;
+ * ALTER FUNCTION may give one another owner, settings or body under the
+ * same OID) makes every lookup stale. Nothing is freed here: a function
+ * looked up may be running.
  */
 static void
 proc_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
-    size_t i;
-
-    for (i = 0; i < lengthof(sql_fns); i++)
-        sql_fns[i]->oid = InvalidOid;
-    n_endpoints = 0;
+    lookups_stale = true;
 }
 
-static FmgrInfo *
-sql_fn_info(sql_fn *f)
+/* At the start of a request with none under way: stale lookups are
+ * forgotten, and what they held freed. */
+static void
+refresh_lookups(void)
 {
-    Oid oid;
+    size_t i;
 
     if (!proc_callback_registered) {
         CacheRegisterSyscacheCallback(PROCOID, proc_changed, (Datum)0);
         proc_callback_registered = true;
     }
-    if (OidIsValid(f->oid))
-        return f->info;
-    oid = DatumGetObjectId(
-        DirectFunctionCall1(regprocedurein, CStringGetDatum(f->signature)));
-    if (f->info == NULL || oid != f->info->fn_oid) {
-        FmgrInfo *info =
-            MemoryContextAllocZero(TopMemoryContext, sizeof(FmgrInfo));
+    if (lookups_cxt == NULL)
+        lookups_cxt = AllocSetContextCreate(TopMemoryContext,
+                                            "namaskah pipeline functions",
+                                            ALLOCSET_SMALL_SIZES);
+    if (!lookups_stale || requests_running > 0)
+        return;
+    MemoryContextReset(lookups_cxt);
+    for (i = 0; i < lengthof(sql_fns); i++) {
+        sql_fns[i]->oid = InvalidOid;
+        sql_fns[i]->info = NULL;
+    }
+    n_endpoints = 0;
+    lookups_stale = false;
+}
 
-        fmgr_info_cxt(oid, info, TopMemoryContext);
+static FmgrInfo *
+sql_fn_info(sql_fn *f)
+{
+    if (f->info == NULL) {
+        FmgrInfo *info = MemoryContextAllocZero(lookups_cxt, sizeof(FmgrInfo));
+
+        f->oid = DatumGetObjectId(
+            DirectFunctionCall1(regprocedurein, CStringGetDatum(f->signature)));
+        fmgr_info_cxt(f->oid, info, lookups_cxt);
         f->info = info;
     }
-    f->oid = oid;
     return f->info;
 }
 
@@ -332,6 +351,20 @@ jb_get_string(Jsonb *doc, const char *key)
     return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 }
 
+/* Whether an object has member key. */
+static bool
+jb_has_member(Jsonb *doc, const char *key)
+{
+    JsonbValue k;
+
+    if (!JB_ROOT_IS_OBJECT(doc))
+        return false;
+    k.type = jbvString;
+    k.val.string.val = (char *)key;
+    k.val.string.len = strlen(key);
+    return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k) != NULL;
+}
+
 static text *
 json_text(Jsonb *doc)
 {
@@ -340,21 +373,22 @@ json_text(Jsonb *doc)
 }
 
 /* The RFC 9457 body of every error (namaskah.problem_body; namaskahd
- * writes the same bytes for its own, nk_problem_json). status < 0: null. */
+ * writes the same bytes for its own, nk_problem_json). A status of NULL
+ * (SQL's problem_body only) gives null title and status. */
 static text *
-problem_body(int status, const char *code, const char *detail, text *instance,
-             text *request_id, Jsonb *extra)
+problem_body(const int *status, const char *code, const char *detail,
+             text *instance, text *request_id, Jsonb *extra)
 {
     JsonbParseState *st = NULL;
 
     pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
     jb_put_cstring(&st, "type",
                    code ? psprintf("urn:namaskah:problem:%s", code) : NULL);
-    jb_put_cstring(&st, "title", status < 0 ? NULL : nk_http_reason(status));
-    if (status < 0)
+    jb_put_cstring(&st, "title", status ? nk_http_reason(*status) : NULL);
+    if (status == NULL)
         jb_put_cstring(&st, "status", NULL);
     else
-        jb_put_int(&st, "status", status);
+        jb_put_int(&st, "status", *status);
     jb_put_cstring(&st, "detail", detail);
     jb_put_text(&st, "instance", instance);
     jb_put_cstring(&st, "code", code);
@@ -395,8 +429,9 @@ respond_problem(answer *a, int status, const char *code, const char *detail,
     a->status = status;
     a->headers = answer_headers("application/problem+json; charset=utf-8",
                                 route, extra_headers);
-    a->body = problem_body(status, code, detail, path, request_id, extra);
-    a->code = code;
+    a->body = problem_body(&status, code, detail, path, request_id, extra);
+    /* (extra members are merged last: a "code" among them is the code) */
+    a->code = extra != NULL && jb_has_member(extra, "code") ? NULL : code;
     a->route = route;
 }
 
@@ -940,7 +975,6 @@ endpoint_info(Oid fn)
     Oid rettype;
     FmgrInfo *info;
 
-    sql_fn_info(&fn_map_error); /* (registers the pg_proc callback) */
     for (i = 0; i < n_endpoints; i++)
         if (endpoints[i]->fn_oid == fn)
             return endpoints[i];
@@ -951,8 +985,8 @@ endpoint_info(Oid fn)
                  errmsg("endpoint function %u must take jsonb and return "
                         "jsonb",
                         fn)));
-    info = MemoryContextAllocZero(TopMemoryContext, sizeof(FmgrInfo));
-    fmgr_info_cxt(fn, info, TopMemoryContext);
+    info = MemoryContextAllocZero(lookups_cxt, sizeof(FmgrInfo));
+    fmgr_info_cxt(fn, info, lookups_cxt);
     if (n_endpoints == MAX_ENDPOINTS) /* (more than the API has) */
         n_endpoints = 0;
     endpoints[n_endpoints++] = info;
@@ -1096,7 +1130,12 @@ stage_endpoint(request *rq, endpoint_outcome *o)
     {
         set_local("namaskah.response_status", "");
         set_local("namaskah.response_problem", "");
+        /* a fresh snapshot, as a statement calling it would take (an error
+         * pops it with the subtransaction) */
+        CommandCounterIncrement();
+        PushActiveSnapshot(GetTransactionSnapshot());
         o->result = call_endpoint(rq->route.target, req);
+        PopActiveSnapshot();
         endpoint_choices(o);
         o->limited = stage_accounting(rq);
         o->denied = o->limited.known && !o->limited.allowed;
@@ -1363,6 +1402,30 @@ audit_request(request *rq, const answer *a, TimestampTz started)
     (void)call_sql_fn(&fn_audit_append, 8, args, nulls, &isnull);
 }
 
+/* The answer of one request and its audit record. */
+static void
+answer_request(request *rq, Jsonb *request_headers, TimestampTz started,
+               answer *a)
+{
+    text *transport_error;
+    char *audit_enabled;
+
+    /* claims of an earlier request in the same transaction must not leak */
+    set_local("request.jwt.claims", "");
+    transport_error =
+        jb_get_string(request_headers, "x-namaskah-transport-error");
+    if (transport_error != NULL)
+        transport_answer(rq, transport_error, a);
+    else {
+        run_pipeline(rq, a);
+        add_cors_headers(rq, request_headers, a);
+    }
+    /* anything but an explicit 'off' audits (fail closed) */
+    audit_enabled = nk_setting_text("audit.enabled");
+    if (audit_enabled == NULL || strcmp(audit_enabled, "off") != 0)
+        audit_request(rq, a, started);
+}
+
 /*
  * handle_request(method, path, query, request_headers, request_body,
  * client_addr, request_id) -> (status, headers, body). SECURITY DEFINER
@@ -1376,8 +1439,6 @@ nk_sql_handle_request(PG_FUNCTION_ARGS)
     request rq = {0};
     answer a = {0};
     Jsonb *request_headers = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
-    text *transport_error;
-    char *audit_enabled;
     TupleDesc tupdesc;
     Datum values[3];
     bool nulls[3] = {false, false, false};
@@ -1396,20 +1457,17 @@ nk_sql_handle_request(PG_FUNCTION_ARGS)
     rq.client_addr = rq.no_client_addr ? (Datum)0 : PG_GETARG_DATUM(5);
     rq.request_id = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 
-    /* claims of an earlier request in the same transaction must not leak */
-    set_local("request.jwt.claims", "");
-    transport_error =
-        jb_get_string(request_headers, "x-namaskah-transport-error");
-    if (transport_error != NULL)
-        transport_answer(&rq, transport_error, &a);
-    else {
-        run_pipeline(&rq, &a);
-        add_cors_headers(&rq, request_headers, &a);
+    refresh_lookups();
+    requests_running++;
+    PG_TRY();
+    {
+        answer_request(&rq, request_headers, started, &a);
     }
-    /* anything but an explicit 'off' audits (fail closed) */
-    audit_enabled = nk_setting_text("audit.enabled");
-    if (audit_enabled == NULL || strcmp(audit_enabled, "off") != 0)
-        audit_request(&rq, &a, started);
+    PG_FINALLY();
+    {
+        requests_running--;
+    }
+    PG_END_TRY();
 
     values[0] = Int32GetDatum(a.status);
     values[1] = JsonbPGetDatum(a.headers);
@@ -1427,14 +1485,14 @@ nk_sql_problem_body(PG_FUNCTION_ARGS)
 {
     text *code = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
     text *detail = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+    int status = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT32(0);
 
-    PG_RETURN_TEXT_P(
-        problem_body(PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0),
-                     code ? text_to_cstring(code) : NULL,
-                     detail ? text_to_cstring(detail) : NULL,
-                     PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
-                     PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
-                     PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5)));
+    PG_RETURN_TEXT_P(problem_body(
+        PG_ARGISNULL(0) ? NULL : &status, code ? text_to_cstring(code) : NULL,
+        detail ? text_to_cstring(detail) : NULL,
+        PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+        PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
+        PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5)));
 }
 
 /* A sub claim in the form request_subject accepts: a UUID in lower case

@@ -106,6 +106,21 @@ FROM namaskah.rate_limit_state WHERE policy = 'rt_flood';
 CALL pg_temp.traffic(1001, 6000, :t0::timestamptz + '10 s');
 SELECT count(*) AS rows, count(*) FILTER (WHERE key LIKE 'old%') AS old
 FROM namaskah.rate_limit_state WHERE policy = 'rt_flood';
+-- a key of 16 slots makes 16 rows at once, and deletes 3 more than that of
+-- the expired rows (in rounds of 4: 20): 200 such keys, then 100 new ones
+-- once they have expired, and the table shrinks by 4 rows a key
+INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
+VALUES ('rt_flood_split', 'fixed_window', 1000, 1, 'client');
+SELECT count(*) FILTER (WHERE (namaskah.rate_limit_check('rt_flood_split', 'old' || g, 1, :t0)).allowed) AS allowed
+FROM generate_series(1, 200) g;
+SELECT count(*) AS rows FROM namaskah.rate_limit_state WHERE policy = 'rt_flood_split';
+SELECT count(*) AS table_rows FROM namaskah.rate_limit_state \gset
+SELECT count(*) FILTER (WHERE (namaskah.rate_limit_check('rt_flood_split', 'new' || g, 1, :t0::timestamptz + '10 s')).allowed) AS allowed
+FROM generate_series(1, 100) g;
+SELECT count(*) - :table_rows AS table_change,
+       count(*) FILTER (WHERE policy = 'rt_flood_split' AND key LIKE 'new%') AS new_rows
+FROM namaskah.rate_limit_state;
+DELETE FROM namaskah.rate_limit_policies WHERE name = 'rt_flood_split';
 -- rate_limit_purge deletes what remains, at most max_rows at a time
 SELECT namaskah.rate_limit_purge(2000, :t0::timestamptz + '1 hour');
 SELECT namaskah.rate_limit_purge(now => :t0::timestamptz + '1 hour');

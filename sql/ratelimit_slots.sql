@@ -115,5 +115,18 @@ SELECT p.proname, pg_get_userbyid(p.proowner) AS owner,
        has_function_privilege('namaskah_frontend', p.oid, 'EXECUTE') AS frontend
 FROM pg_proc p
 WHERE p.pronamespace = 'namaskah'::regnamespace AND p.proname = 'rate_limit_slots';
+-- a check takes the rows the same transaction's last peek of the key read,
+-- but not rows read in a subtransaction that rolled back: they counted
+-- consumption the rollback gave back (2 slots of 8)
+INSERT INTO namaskah.rate_limit_policies (name, algorithm, "limit", window_seconds, scope)
+VALUES ('rt_split_memo', 'fixed_window', 16, 3600, 'client');
+BEGIN;
+SAVEPOINT s;
+SELECT allowed FROM namaskah.rate_limit_check('rt_split_memo', 'm', 8, :t0);
+SELECT allowed FROM namaskah.rate_limit_check('rt_split_memo', 'm', 8, :t0);
+SELECT allowed, remaining FROM namaskah.rate_limit_peek('rt_split_memo', 'm', 1, :t0);
+ROLLBACK TO SAVEPOINT s;
+SELECT allowed, remaining FROM namaskah.rate_limit_check('rt_split_memo', 'm', 1, :t0);
+COMMIT;
 DELETE FROM namaskah.rate_limit_policies WHERE name LIKE 'rt_split%';
 SELECT count(*) AS rows FROM namaskah.rate_limit_state WHERE policy LIKE 'rt_split%';
