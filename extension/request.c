@@ -69,8 +69,7 @@
 /* One SQL function, looked up by signature once per backend. */
 typedef struct sql_fn {
     const char *signature; /* regprocedure text */
-    Oid oid;
-    FmgrInfo *info; /* NULL: look it up (again) */
+    FmgrInfo *info;        /* NULL: look it up (again) */
 } sql_fn;
 
 static sql_fn fn_jwt_verify = {NK_SCHEMA
@@ -137,10 +136,8 @@ refresh_lookups(void)
     if (!lookups_stale || requests_running > 0)
         return;
     MemoryContextReset(lookups_cxt);
-    for (i = 0; i < lengthof(sql_fns); i++) {
-        sql_fns[i]->oid = InvalidOid;
+    for (i = 0; i < lengthof(sql_fns); i++)
         sql_fns[i]->info = NULL;
-    }
     n_endpoints = 0;
     lookups_stale = false;
 }
@@ -149,11 +146,11 @@ static FmgrInfo *
 sql_fn_info(sql_fn *f)
 {
     if (f->info == NULL) {
+        Oid oid = DatumGetObjectId(
+            DirectFunctionCall1(regprocedurein, CStringGetDatum(f->signature)));
         FmgrInfo *info = MemoryContextAllocZero(lookups_cxt, sizeof(FmgrInfo));
 
-        f->oid = DatumGetObjectId(
-            DirectFunctionCall1(regprocedurein, CStringGetDatum(f->signature)));
-        fmgr_info_cxt(f->oid, info, lookups_cxt);
+        fmgr_info_cxt(oid, info, lookups_cxt);
         f->info = info;
     }
     return f->info;
