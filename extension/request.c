@@ -330,36 +330,63 @@ jb_pair(const char *key, const char *value)
     return jb_end(&st);
 }
 
-/* The string value of member key of an object, or NULL (json ->>, for
- * strings: what request headers are). */
-static text *
-jb_get_string(Jsonb *doc, const char *key)
+/* Member key of an object, or NULL (none, or doc is not an object). */
+static JsonbValue *
+jb_member(Jsonb *doc, const char *key)
 {
-    JsonbValue k, *v;
+    JsonbValue k;
 
     if (doc == NULL || !JB_ROOT_IS_OBJECT(doc))
         return NULL;
     k.type = jbvString;
     k.val.string.val = (char *)key;
     k.val.string.len = strlen(key);
-    v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+    return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+}
+
+/* The string value of member key, or NULL (request headers are strings). */
+static text *
+jb_get_string(Jsonb *doc, const char *key)
+{
+    JsonbValue *v = jb_member(doc, key);
+
     if (v == NULL || v->type != jbvString)
         return NULL;
     return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 }
 
-/* Whether an object has member key. */
-static bool
-jb_has_member(Jsonb *doc, const char *key)
+/* Member key as text, as ->> gives it: NULL when missing or null. */
+static char *
+jb_member_text(Jsonb *doc, const char *key)
 {
-    JsonbValue k;
+    JsonbValue *v = jb_member(doc, key);
 
-    if (!JB_ROOT_IS_OBJECT(doc))
-        return false;
-    k.type = jbvString;
-    k.val.string.val = (char *)key;
-    k.val.string.len = strlen(key);
-    return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k) != NULL;
+    if (v == NULL || v->type == jbvNull)
+        return NULL;
+    if (v->type == jbvString)
+        return pnstrdup(v->val.string.val, v->val.string.len);
+    if (v->type == jbvNumeric)
+        return DatumGetCString(
+            DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+    if (v->type == jbvBool)
+        return pstrdup(v->val.boolean ? "true" : "false");
+    return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* '{}', made once. */
+static Jsonb *
+empty_object(void)
+{
+    static Jsonb *empty;
+
+    if (empty == NULL) {
+        Jsonb *made = DatumGetJsonbP(
+            DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+        empty = MemoryContextAlloc(TopMemoryContext, VARSIZE(made));
+        memcpy(empty, made, VARSIZE(made));
+    }
+    return empty;
 }
 
 static text *
@@ -428,7 +455,7 @@ respond_problem(answer *a, int status, const char *code, const char *detail,
                                 route, extra_headers);
     a->body = problem_body(&status, code, detail, path, request_id, extra);
     /* (extra members are merged last: a "code" among them is the code) */
-    a->code = extra != NULL && jb_has_member(extra, "code") ? NULL : code;
+    a->code = jb_member(extra, "code") != NULL ? NULL : code;
     a->route = route;
 }
 
@@ -737,8 +764,7 @@ stage_input(request *rq, answer *a)
         return true;
     }
     if (rq->query_params == NULL)
-        rq->query_params = DatumGetJsonbP(
-            DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+        rq->query_params = empty_object();
     if (rq->body == NULL || VARSIZE_ANY_EXHDR(rq->body) == 0 ||
         (rq->method_name != NULL && strcmp(rq->method_name, "HEAD") == 0))
         return false;
@@ -1046,26 +1072,15 @@ endpoint_choices(endpoint_outcome *o)
     o->result_status =
         status != NULL && status[0] != '\0' ? pg_strtoint32(status) : 200;
     if (problem != NULL && problem[0] != '\0') {
+        /* (problem_keeping_effects: {"status": n, "code": c, "detail": d}) */
         Jsonb *p = DatumGetJsonbP(
             DirectFunctionCall1(jsonb_in, CStringGetDatum(problem)));
-        text *s = jb_get_string(p, "status");
-        JsonbValue k, *v;
+        char *status_text = jb_member_text(p, "status");
 
-        k.type = jbvString;
-        k.val.string.val = "status";
-        k.val.string.len = 6;
-        v = JB_ROOT_IS_OBJECT(p)
-                ? findJsonbValueFromContainer(&p->root, JB_FOBJECT, &k)
-                : NULL;
-        if (v != NULL && v->type == jbvNumeric)
-            o->err_status = DatumGetInt32(DirectFunctionCall1(
-                numeric_int4, NumericGetDatum(v->val.numeric)));
-        else if (s != NULL)
-            o->err_status = pg_strtoint32(text_to_cstring(s));
-        s = jb_get_string(p, "code");
-        o->err_code = s ? text_to_cstring(s) : NULL;
-        s = jb_get_string(p, "detail");
-        o->err_text = s ? text_to_cstring(s) : NULL;
+        if (status_text != NULL)
+            o->err_status = pg_strtoint32(status_text);
+        o->err_code = jb_member_text(p, "code");
+        o->err_text = jb_member_text(p, "detail");
     }
 }
 
@@ -1192,32 +1207,14 @@ endpoint_answer(request *rq, const endpoint_outcome *o, answer *a)
         /* an endpoint's own rate limit says when to retry */
         Jsonb *d = DatumGetJsonbP(
             DirectFunctionCall1(jsonb_in, CStringGetDatum(o->err_detail)));
-        JsonbValue k, *v;
 
-        k.type = jbvString;
-        k.val.string.val = "retry_after";
-        k.val.string.len = strlen("retry_after");
-        v = JB_ROOT_IS_OBJECT(d)
-                ? findJsonbValueFromContainer(&d->root, JB_FOBJECT, &k)
-                : NULL;
         extra_header = "Retry-After";
-        if (v == NULL || v->type == jbvNull)
+        extra_value = jb_member_text(d, "retry_after");
+        if (extra_value == NULL)
             extra_value = "60";
-        else if (v->type == jbvString)
-            extra_value = pnstrdup(v->val.string.val, v->val.string.len);
-        else if (v->type == jbvNumeric)
-            extra_value = DatumGetCString(DirectFunctionCall1(
-                numeric_out, NumericGetDatum(v->val.numeric)));
-        else if (v->type == jbvBool)
-            extra_value = v->val.boolean ? "true" : "false";
-        else
-            extra_value =
-                JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
     }
     if (extra_header != NULL)
-        headers = jb_concat(headers ? headers
-                                    : DatumGetJsonbP(DirectFunctionCall1(
-                                          jsonb_in, CStringGetDatum("{}"))),
+        headers = jb_concat(headers ? headers : empty_object(),
                             jb_pair(extra_header, extra_value));
     if (o->err_state != NULL && strncmp(o->err_state, "NK", 2) == 0 &&
         o->err_detail[0] != '\0')
@@ -1446,9 +1443,7 @@ nk_sql_handle_request(PG_FUNCTION_ARGS)
     rq.method_name = rq.method ? text_to_cstring(rq.method) : NULL;
     rq.path = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
     rq.query = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
-    rq.headers = request_headers ? request_headers
-                                 : DatumGetJsonbP(DirectFunctionCall1(
-                                       jsonb_in, CStringGetDatum("{}")));
+    rq.headers = request_headers ? request_headers : empty_object();
     rq.body = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
     rq.no_client_addr = PG_ARGISNULL(5);
     rq.client_addr = rq.no_client_addr ? (Datum)0 : PG_GETARG_DATUM(5);
